@@ -1,0 +1,20 @@
+using System.CommandLine;
+
+namespace Herald.Cli.Commands;
+
+/// <summary>Every command of the tool; each lives in its own file.</summary>
+internal static class CommandCatalog
+{
+    public static IEnumerable<Command> All()
+    {
+        // One line per command; keep alphabetical to ease merges.
+        yield return DemoCommand.Create();
+        yield return InitCommand.Create();
+        yield return PreviewCommand.Create();
+        yield return RetryCommand.Create();
+        yield return SendCommand.Create();
+        yield return SinkCommand.Create();
+        yield return StatusCommand.Create();
+        yield return ValidateCommand.Create();
+    }
+}

@@ -1,0 +1,17 @@
+namespace Herald.Tracking;
+
+/// <summary>What a tracking URL is for.</summary>
+public enum TokenKind
+{
+    Click = 1,
+    Open = 2,
+    Unsubscribe = 3,
+}
+
+/// <summary>The verified content of a tracking token.</summary>
+/// <param name="Kind">Click, open or unsubscribe.</param>
+/// <param name="CampaignId">Campaign id.</param>
+/// <param name="RecipientId">Recipient id within the campaign.</param>
+/// <param name="LinkNumber">1-based link number for clicks; 0 otherwise.</param>
+/// <param name="Target">For clicks: the target URL when it was personalized (carried in the token); null when the link is static.</param>
+public sealed record TrackingToken(TokenKind Kind, string CampaignId, string RecipientId, int LinkNumber, string? Target);

@@ -1,0 +1,5 @@
+namespace Herald.Sqlite;
+
+internal static class AssemblyMarker
+{
+}

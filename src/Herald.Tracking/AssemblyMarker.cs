@@ -1,0 +1,5 @@
+namespace Herald.Tracking;
+
+internal static class AssemblyMarker
+{
+}
