@@ -13,5 +13,5 @@ public enum TokenKind
 /// <param name="CampaignId">Campaign id.</param>
 /// <param name="RecipientId">Recipient id within the campaign.</param>
 /// <param name="LinkNumber">1-based link number for clicks; 0 otherwise.</param>
-/// <param name="Target">For clicks: the target URL when it was personalized (carried in the token); null when the link is static.</param>
+/// <param name="Target">For clicks: the target URL, always carried in the token so redirects need no database; null otherwise.</param>
 public sealed record TrackingToken(TokenKind Kind, string CampaignId, string RecipientId, int LinkNumber, string? Target);
