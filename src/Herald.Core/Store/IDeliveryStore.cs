@@ -56,6 +56,9 @@ public interface IDeliveryStore : IAsyncDisposable
     /// <summary>Operator decision: <c>in_doubt</c> rows become <c>pending</c> again (accepting duplicates). Returns the count.</summary>
     Task<int> ResetInDoubtAsync(string campaignId, CancellationToken cancellationToken);
 
+    /// <summary>Ids of every campaign that has a plan in this store.</summary>
+    Task<IReadOnlyList<string>> ListCampaignsAsync(CancellationToken cancellationToken);
+
     /// <summary>Streams every recipient of a campaign in plan order.</summary>
     IAsyncEnumerable<RecipientRecord> ReadRecipientsAsync(string campaignId, CancellationToken cancellationToken);
 }
