@@ -1,0 +1,224 @@
+using Herald.Data;
+using Herald.Recipients;
+using Herald.Store;
+
+namespace Herald.Prepare;
+
+/// <summary>One recipient row as it flows through the plan; objects are reused from batch to batch.</summary>
+internal sealed class PlanRow
+{
+    public int Row { get; set; }
+
+    public object?[] Values { get; set; } = [];
+
+    public string Email { get; set; } = string.Empty;
+
+    public string RecipientId { get; set; } = string.Empty;
+
+    public string? SkipReason { get; set; }
+
+    /// <summary>Per data set, the key group this row joins to, or -1 when its key is empty.</summary>
+    public int[] Groups { get; set; } = [];
+
+    public bool Deliverable => SkipReason is null;
+
+    public object? Value(int column) => column >= 0 && column < Values.Length ? Values[column] : null;
+}
+
+/// <summary>
+/// A per-row operator of the plan (map, filter, dedupe, ...). Operators see whole batches so the ones that need
+/// a round trip (suppression) make one per batch; consecutive operators run fused in one loop over the batch.
+/// Filters do not drop rows: a skipped row stays in the plan with its reason, and later operators pass it by.
+/// </summary>
+internal interface IRowOperator
+{
+    string Describe();
+
+    ValueTask ApplyAsync(IReadOnlyList<PlanRow> batch, CancellationToken cancellationToken);
+}
+
+/// <summary>Map + filter: normalizes the address (invalid → skipped) and derives the recipient id.</summary>
+internal sealed class NormalizeAddresses(ColumnRef emailColumn, ColumnRef recipientIdColumn) : IRowOperator
+{
+    public string Describe() => "normalize addresses (invalid → skipped)";
+
+    public ValueTask ApplyAsync(IReadOnlyList<PlanRow> batch, CancellationToken cancellationToken)
+    {
+        foreach (var row in batch)
+        {
+            var raw = row.Value(emailColumn.Index) as string ?? string.Empty;
+            var idValue = row.Value(recipientIdColumn.Index) switch
+            {
+                null => null,
+                string s => s,
+                var v => Convert.ToString(v, System.Globalization.CultureInfo.InvariantCulture),
+            };
+            if (EmailAddress.TryNormalize(raw, out var normalized))
+            {
+                row.Email = normalized;
+                row.SkipReason = null;
+            }
+            else
+            {
+                row.Email = raw.Trim();
+                row.SkipReason = SkipReasons.Invalid;
+            }
+
+            row.RecipientId = RecipientIds.For(idValue, row.Email);
+        }
+
+        return ValueTask.CompletedTask;
+    }
+}
+
+/// <summary>
+/// Dedupe: among valid addresses the first row of each normalized address wins, and so does the first row of each
+/// recipient id (the plan holds one row per id). Invalid and duplicate rows get a row-qualified id
+/// (<c>ID~rowN</c>) so they never take the id of a row that is sent.
+/// </summary>
+internal sealed class DedupeRecipients : IRowOperator
+{
+    private readonly HashSet<string> _emails = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _ids = new(StringComparer.Ordinal);
+
+    public string Describe() => "dedupe by address (first wins)";
+
+    public ValueTask ApplyAsync(IReadOnlyList<PlanRow> batch, CancellationToken cancellationToken)
+    {
+        foreach (var row in batch)
+        {
+            if (row.Deliverable && !(_emails.Add(row.Email) & _ids.Add(row.RecipientId)))
+            {
+                row.SkipReason = SkipReasons.Duplicate;
+            }
+
+            if (!row.Deliverable)
+            {
+                row.RecipientId = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{row.RecipientId}~row{row.Row}");
+            }
+        }
+
+        return ValueTask.CompletedTask;
+    }
+}
+
+/// <summary>Filter: drops suppressed addresses, one suppression-list round trip per batch.</summary>
+internal sealed class DropSuppressed(ISuppressionList suppression) : IRowOperator
+{
+    private readonly List<string> _emails = [];
+
+    public string Describe() => "drop suppressed";
+
+    public async ValueTask ApplyAsync(IReadOnlyList<PlanRow> batch, CancellationToken cancellationToken)
+    {
+        _emails.Clear();
+        foreach (var row in batch)
+        {
+            if (row.Deliverable)
+            {
+                _emails.Add(row.Email);
+            }
+        }
+
+        if (_emails.Count == 0)
+        {
+            return;
+        }
+
+        var suppressed = await suppression.FindSuppressedAsync(_emails, cancellationToken).ConfigureAwait(false);
+        if (suppressed.Count == 0)
+        {
+            return;
+        }
+
+        foreach (var row in batch)
+        {
+            if (row.Deliverable && suppressed.Contains(row.Email))
+            {
+                row.SkipReason = SkipReasons.Suppressed;
+            }
+        }
+    }
+}
+
+/// <summary>
+/// The build side of a join: gives each distinct recipient key a group number, in order of first appearance
+/// among deliverable rows, and counts how many rows share it.
+/// </summary>
+internal sealed class IndexJoinKeys(int dataSet, string dataSetName, string recipientsPath, ColumnRef column) : IRowOperator
+{
+    public Dictionary<string, int> Groups { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Deliverable rows per group; more than one means the joined value is shared and must be kept.</summary>
+    public List<int> References { get; } = [];
+
+    public string Describe() => $"index '{column.Name}' for join '{dataSetName}'";
+
+    public ValueTask ApplyAsync(IReadOnlyList<PlanRow> batch, CancellationToken cancellationToken)
+    {
+        foreach (var row in batch)
+        {
+            if (!row.Deliverable)
+            {
+                continue;
+            }
+
+            var key = JoinKeys.Canonical(row.Value(column.Index), recipientsPath, row.Row, column.Name);
+            if (key is null)
+            {
+                row.Groups[dataSet] = -1;
+                continue;
+            }
+
+            if (!Groups.TryGetValue(key, out var group))
+            {
+                group = Groups.Count;
+                Groups.Add(key, group);
+                References.Add(0);
+            }
+
+            References[group]++;
+            row.Groups[dataSet] = group;
+        }
+
+        return ValueTask.CompletedTask;
+    }
+}
+
+/// <summary>Reads the recipients file in batches of reusable rows.</summary>
+internal sealed class RecipientSource(ITableReader reader, int dataSets, int batchSize)
+{
+    public long RowsRead { get; private set; }
+
+    public IEnumerable<List<PlanRow>> ReadBatches(CancellationToken cancellationToken)
+    {
+        var pool = new List<PlanRow>(batchSize);
+        var batch = new List<PlanRow>(batchSize);
+        foreach (var record in reader.ReadRows(cancellationToken))
+        {
+            if (batch.Count == pool.Count)
+            {
+                pool.Add(new PlanRow { Groups = new int[dataSets] });
+            }
+
+            var row = pool[batch.Count];
+            row.Row = record.Row;
+            row.Values = record.Values;
+            row.SkipReason = null;
+            Array.Fill(row.Groups, -1);
+            batch.Add(row);
+            RowsRead++;
+            if (batch.Count == batchSize)
+            {
+                yield return batch;
+                cancellationToken.ThrowIfCancellationRequested();
+                batch.Clear();
+            }
+        }
+
+        if (batch.Count > 0)
+        {
+            yield return batch;
+        }
+    }
+}
