@@ -14,15 +14,13 @@ public sealed class ParquetTableReader : ITableReader
     private readonly ParquetReader _reader;
     private readonly DataField[] _fields;
 
-    public ParquetTableReader(string path)
+    /// <param name="fullPath">The file to open.</param>
+    /// <param name="display">The path as shown in messages.</param>
+    public ParquetTableReader(string fullPath, string display)
     {
-        Path = path;
-        if (!File.Exists(path))
-        {
-            throw new CampaignException(new Problem(path, 0, 0, "file not found"));
-        }
-
-        _stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan);
+        var path = display;
+        Path = display;
+        _stream = new FileStream(fullPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan);
         try
         {
             // The reader API is asynchronous only; a CLI has no synchronization context, so blocking here is safe.

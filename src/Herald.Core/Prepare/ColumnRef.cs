@@ -8,13 +8,20 @@ namespace Herald.Prepare;
 /// </summary>
 internal sealed class ColumnRef
 {
-    private readonly ITableReader _reader;
+    private readonly string _path;
+    private readonly Func<IReadOnlyList<string>> _columns;
     private int _seenColumns = -1;
     private int _index = -1;
 
     public ColumnRef(ITableReader reader, string name)
+        : this(reader.Path, () => reader.Columns, name)
     {
-        _reader = reader;
+    }
+
+    public ColumnRef(string path, Func<IReadOnlyList<string>> columns, string name)
+    {
+        _path = path;
+        _columns = columns;
         Name = name;
         Resolve();
     }
@@ -22,8 +29,7 @@ internal sealed class ColumnRef
     public string Name { get; }
 
     /// <summary>True when the reader's columns are fixed at open (CSV, Parquet): a missing column is an error at once.</summary>
-    public static bool HasFixedColumns(ITableReader reader) =>
-        !reader.Path.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase);
+    public bool HasFixedColumns => !_path.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase);
 
     public bool Found => _index >= 0;
 
@@ -31,7 +37,7 @@ internal sealed class ColumnRef
 
     private int Resolve()
     {
-        var columns = _reader.Columns;
+        var columns = _columns();
         if (columns.Count == _seenColumns)
         {
             return _index;
@@ -53,13 +59,14 @@ internal sealed class ColumnRef
     /// <summary>Throws the "missing column" problem now for fixed-column files, or at the end for JSONL.</summary>
     public void Require(string why, bool atEnd = false)
     {
-        if (Found || (!atEnd && !HasFixedColumns(_reader)))
+        if (Found || (!atEnd && !HasFixedColumns))
         {
             return;
         }
 
-        var where = HasFixedColumns(_reader) ? "no column" : "no row has a field";
-        throw new CampaignException(new Problem(_reader.Path, HasFixedColumns(_reader) && _reader.Path.EndsWith(".csv", StringComparison.OrdinalIgnoreCase) ? 1 : 0, 1,
-            $"{where} '{Name}' ({why})"));
+        var message = HasFixedColumns
+            ? $"no column '{Name}' ({why}); columns: {string.Join(", ", _columns())}"
+            : $"no row has a field '{Name}' ({why})";
+        throw new CampaignException(new Problem(_path, 0, 0, message));
     }
 }

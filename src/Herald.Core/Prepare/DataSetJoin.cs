@@ -71,7 +71,7 @@ internal sealed class DataSetJoin : IDisposable
 
             var keyIndex = key.Index;
             var values = record.Values;
-            var keyText = JoinKeys.Canonical(keyIndex >= 0 && keyIndex < values.Length ? values[keyIndex] : null, _path, record.Row, _options.Key);
+            var keyText = JoinKeys.Canonical(keyIndex >= 0 && keyIndex < values.Length ? values[keyIndex] : null, reader.Path, record.Row, _options.Key);
             if (keyText is null || !_keys.Groups.TryGetValue(keyText, out var group))
             {
                 continue;
@@ -82,7 +82,7 @@ internal sealed class DataSetJoin : IDisposable
             {
                 if (_firstRow[group] != 0)
                 {
-                    throw new CampaignException(new Problem(_path, record.Row, 0,
+                    throw new CampaignException(new Problem(reader.Path, record.Row, 0,
                         $"duplicate key '{keyText}' in one-to-one data set '{_options.Name}' (first in row {_firstRow[group]}); set many: true or remove one of the rows",
                         IsRow: true));
                 }
@@ -94,7 +94,7 @@ internal sealed class DataSetJoin : IDisposable
             if (order is not null)
             {
                 var orderIndex = order.Index;
-                orderKey = OrderKey.From(orderIndex >= 0 && orderIndex < values.Length ? values[orderIndex] : null, _path, record.Row, order.Name);
+                orderKey = OrderKey.From(orderIndex >= 0 && orderIndex < values.Length ? values[orderIndex] : null, reader.Path, record.Row, order.Name);
                 if (orderKey.Kind is OrderKind.Number or OrderKind.Text)
                 {
                     if (orderKind == OrderKind.None)
@@ -104,7 +104,7 @@ internal sealed class DataSetJoin : IDisposable
                     }
                     else if (orderKind != orderKey.Kind)
                     {
-                        throw new CampaignException(new Problem(_path, record.Row, 0,
+                        throw new CampaignException(new Problem(reader.Path, record.Row, 0,
                             $"order_by column '{order.Name}' holds {(orderKey.Kind == OrderKind.Text ? "text" : "a number")} here but {(orderKind == OrderKind.Text ? "text" : "a number")} in row {orderKindRow}; use one type",
                             IsRow: true));
                     }

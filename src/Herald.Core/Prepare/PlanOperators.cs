@@ -1,4 +1,3 @@
-using Herald.Data;
 using Herald.Recipients;
 using Herald.Store;
 
@@ -35,71 +34,6 @@ internal interface IRowOperator
     string Describe();
 
     ValueTask ApplyAsync(IReadOnlyList<PlanRow> batch, CancellationToken cancellationToken);
-}
-
-/// <summary>Map + filter: normalizes the address (invalid → skipped) and derives the recipient id.</summary>
-internal sealed class NormalizeAddresses(ColumnRef emailColumn, ColumnRef recipientIdColumn) : IRowOperator
-{
-    public string Describe() => "normalize addresses (invalid → skipped)";
-
-    public ValueTask ApplyAsync(IReadOnlyList<PlanRow> batch, CancellationToken cancellationToken)
-    {
-        foreach (var row in batch)
-        {
-            var raw = row.Value(emailColumn.Index) as string ?? string.Empty;
-            var idValue = row.Value(recipientIdColumn.Index) switch
-            {
-                null => null,
-                string s => s,
-                var v => Convert.ToString(v, System.Globalization.CultureInfo.InvariantCulture),
-            };
-            if (EmailAddress.TryNormalize(raw, out var normalized))
-            {
-                row.Email = normalized;
-                row.SkipReason = null;
-            }
-            else
-            {
-                row.Email = raw.Trim();
-                row.SkipReason = SkipReasons.Invalid;
-            }
-
-            row.RecipientId = RecipientIds.For(idValue, row.Email);
-        }
-
-        return ValueTask.CompletedTask;
-    }
-}
-
-/// <summary>
-/// Dedupe: among valid addresses the first row of each normalized address wins, and so does the first row of each
-/// recipient id (the plan holds one row per id). Invalid and duplicate rows get a row-qualified id
-/// (<c>ID~rowN</c>) so they never take the id of a row that is sent.
-/// </summary>
-internal sealed class DedupeRecipients : IRowOperator
-{
-    private readonly HashSet<string> _emails = new(StringComparer.Ordinal);
-    private readonly HashSet<string> _ids = new(StringComparer.Ordinal);
-
-    public string Describe() => "dedupe by address (first wins)";
-
-    public ValueTask ApplyAsync(IReadOnlyList<PlanRow> batch, CancellationToken cancellationToken)
-    {
-        foreach (var row in batch)
-        {
-            if (row.Deliverable && !(_emails.Add(row.Email) & _ids.Add(row.RecipientId)))
-            {
-                row.SkipReason = SkipReasons.Duplicate;
-            }
-
-            if (!row.Deliverable)
-            {
-                row.RecipientId = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{row.RecipientId}~row{row.Row}");
-            }
-        }
-
-        return ValueTask.CompletedTask;
-    }
 }
 
 /// <summary>Filter: drops suppressed addresses, one suppression-list round trip per batch.</summary>
@@ -185,16 +119,22 @@ internal sealed class IndexJoinKeys(int dataSet, string dataSetName, string reci
     }
 }
 
-/// <summary>Reads the recipients file in batches of reusable rows.</summary>
-internal sealed class RecipientSource(ITableReader reader, int dataSets, int batchSize)
+/// <summary>
+/// Read, normalize and dedupe, fused: <see cref="RecipientList"/> (the same rules <c>herald validate</c> applies)
+/// yields each row with its normalized address, invalid or duplicate; rows come out in batches of reusable objects.
+/// Invalid and duplicate rows get a row-qualified id (<c>ID~rowN</c>) so they never take the id of a row that is sent.
+/// </summary>
+internal sealed class RecipientSource(RecipientList recipients, int dataSets, int batchSize)
 {
     public long RowsRead { get; private set; }
+
+    public static string Describe(string path) => $"read {Path.GetFileName(path)} → normalize addresses (invalid → skipped) → dedupe by address and recipient_id (first wins)";
 
     public IEnumerable<List<PlanRow>> ReadBatches(CancellationToken cancellationToken)
     {
         var pool = new List<PlanRow>(batchSize);
         var batch = new List<PlanRow>(batchSize);
-        foreach (var record in reader.ReadRows(cancellationToken))
+        foreach (var entry in recipients.Read(cancellationToken))
         {
             if (batch.Count == pool.Count)
             {
@@ -202,10 +142,28 @@ internal sealed class RecipientSource(ITableReader reader, int dataSets, int bat
             }
 
             var row = pool[batch.Count];
-            row.Row = record.Row;
-            row.Values = record.Values;
-            row.SkipReason = null;
+            row.Row = entry.Row;
+            row.Values = entry.Values;
             Array.Fill(row.Groups, -1);
+            switch (entry.Status)
+            {
+                case RecipientStatus.Ok:
+                    row.Email = entry.Email!;
+                    row.RecipientId = entry.RecipientId!;
+                    row.SkipReason = null;
+                    break;
+                case RecipientStatus.Duplicate:
+                    row.Email = entry.Email!;
+                    row.RecipientId = Qualified(entry.RecipientId!, entry.Row);
+                    row.SkipReason = SkipReasons.Duplicate;
+                    break;
+                default:
+                    row.Email = entry.RawEmail.Trim();
+                    row.RecipientId = Qualified(RecipientIds.For(null, row.Email), entry.Row);
+                    row.SkipReason = SkipReasons.Invalid;
+                    break;
+            }
+
             batch.Add(row);
             RowsRead++;
             if (batch.Count == batchSize)
@@ -221,4 +179,6 @@ internal sealed class RecipientSource(ITableReader reader, int dataSets, int bat
             yield return batch;
         }
     }
+
+    private static string Qualified(string id, int row) => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{id}~row{row}");
 }

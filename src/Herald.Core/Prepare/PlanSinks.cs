@@ -1,14 +1,12 @@
 using System.Buffers;
 using System.Text.Json;
 using System.Threading.Channels;
-using Herald.Data;
-using Herald.Rendering;
 using Herald.Store;
 
 namespace Herald.Prepare;
 
 /// <summary>Serializes a recipient's own fields (every column but <c>email</c> and <c>recipient_id</c>, which the message factory adds) as a JSON object.</summary>
-internal sealed class FieldsSerializer(ITableReader reader)
+internal sealed class FieldsSerializer(Func<IReadOnlyList<string>> columnNames)
 {
     private readonly ContextJson.Names _names = new();
     private readonly ArrayBufferWriter<byte> _buffer = new(1024);
@@ -20,7 +18,7 @@ internal sealed class FieldsSerializer(ITableReader reader)
         _json ??= new Utf8JsonWriter(_buffer, new JsonWriterOptions { SkipValidation = true });
         _json.Reset(_buffer);
         _json.WriteStartObject();
-        var columns = reader.Columns;
+        var columns = columnNames();
         for (var c = 0; c < values.Length && c < columns.Count; c++)
         {
             if (c == emailIndex || c == idIndex)
@@ -83,7 +81,7 @@ internal sealed class PlanWriterSink : IAsyncDisposable
             context = ReadOnlyMemory<byte>.Empty;
         }
 
-        _batch.Add(new PlanEntry(recipientId, email, context, skipReason, MessageIds.Create(_campaignId, recipientId, _fromDomain)));
+        _batch.Add(new PlanEntry(recipientId, email, context, skipReason, PlanMessageIds.Create(_campaignId, recipientId, _fromDomain)));
         if (_batch.Count >= _batchSize)
         {
             await FlushAsync(cancellationToken).ConfigureAwait(false);

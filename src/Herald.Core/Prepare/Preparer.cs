@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.Diagnostics;
 using Herald.Campaigns;
-using Herald.Data;
+using Herald.Recipients;
 using Herald.Store;
 
 namespace Herald.Prepare;
@@ -80,13 +80,15 @@ public static class Preparer
         public async Task<PrepareManifest> ExecuteAsync(CancellationToken cancellationToken)
         {
             var dataSets = campaign.Data.Values.ToList();
-            using var reader = TableReaders.Open(campaign.RecipientsPath);
-            var email = new ColumnRef(reader, "email");
+            using var recipients = RecipientList.Open(campaign.RecipientsPath);
+            var recipientsPath = recipients.Path;
+            var email = new ColumnRef(recipientsPath, () => recipients.Columns, RecipientList.EmailColumn);
             email.Require("the recipients' addresses");
-            var recipientId = new ColumnRef(reader, "recipient_id");
+            var recipientId = new ColumnRef(recipientsPath, () => recipients.Columns, RecipientIds.Column);
 
-            // Build the plan first: the per-row operators of the recipients pass, in pipeline order.
-            var operators = new List<IRowOperator> { new NormalizeAddresses(email, recipientId), new DedupeRecipients() };
+            // Build the plan first: the per-row operators of the recipients pass, in pipeline order, after the
+            // source that reads, normalizes and dedupes.
+            var operators = new List<IRowOperator>();
             if (suppression is not null)
             {
                 operators.Add(new DropSuppressed(suppression));
@@ -96,18 +98,18 @@ public static class Preparer
             var indexes = new List<IndexJoinKeys>();
             for (var i = 0; i < dataSets.Count; i++)
             {
-                var column = new ColumnRef(reader, dataSets[i].RecipientKey);
+                var column = new ColumnRef(recipientsPath, () => recipients.Columns, dataSets[i].RecipientKey);
                 column.Require($"recipient_key of data set '{dataSets[i].Name}'");
                 keyColumns.Add(column);
-                var index = new IndexJoinKeys(i, dataSets[i].Name, reader.Path, column);
+                var index = new IndexJoinKeys(i, dataSets[i].Name, recipientsPath, column);
                 indexes.Add(index);
                 operators.Add(index);
             }
 
-            var source = new RecipientSource(reader, dataSets.Count, options.BatchSize);
-            var fields = new FieldsSerializer(reader);
+            var source = new RecipientSource(recipients, dataSets.Count, options.BatchSize);
+            var fields = new FieldsSerializer(() => recipients.Columns);
             var fromDomain = campaign.From.Domain;
-            var recipientsPass = $"read {Path.GetFileName(reader.Path)} → {string.Join(" → ", operators.Select(o => o.Describe()))}";
+            var recipientsPass = string.Join(" → ", operators.Select(o => o.Describe()).Prepend(RecipientSource.Describe(recipientsPath)));
 
             if (dataSets.Count == 0)
             {
@@ -152,7 +154,7 @@ public static class Preparer
                 keyColumns[i].Require($"recipient_key of data set '{dataSets[i].Name}'", atEnd: true);
             }
 
-            reader.Dispose();
+            recipients.Dispose();
 
             // Passes 2..n: each data set streamed once, matched rows sorted within the memory budget.
             var joins = new List<DataSetJoin>();
