@@ -84,6 +84,18 @@ public sealed class PreparerTests : IDisposable
     }
 
     [Fact]
+    public async Task Prepare_orders_numbers_read_as_csv_text_by_value()
+    {
+        _fx.Write("r.csv", "email,id\na@example.com,1\n");
+        _fx.Write("recs.csv", "customer_id,sku,rank\n1,ten,10\n1,nine,9\n1,minus,-1.5\n");
+
+        await Prepare(_fx.Campaign("r.csv", Products(orderBy: "rank")), new MemoryPlanStore().Also(out var store));
+
+        using var doc = JsonDocument.Parse(store.Plan("spring")[0].Context);
+        Assert.Equal(["minus", "nine", "ten"], doc.RootElement.GetProperty("products").EnumerateArray().Select(p => p.GetProperty("sku").GetString()));
+    }
+
+    [Fact]
     public async Task Prepare_nests_one_to_one_fields_and_writes_null_when_optional_and_missing()
     {
         _fx.Write("r.csv", "email,id\na@example.com,1\nb@example.com,2\n");
