@@ -1,10 +1,28 @@
 // Generates the inputs of the prepare benchmark: N recipients and N × K recommendation rows, each in CSV, JSONL
 // and Parquet, plus one campaign file per format. Deterministic (fixed seed), so runs compare.
 // Usage: dotnet run -c Release --project bench/Herald.PrepareData -- OUT_DIR [--recipients 1000000] [--per 8]
+using System.Diagnostics;
 using System.Globalization;
+using Herald.Campaigns;
+using Herald.Prepare;
+using Herald.PrepareData;
 using System.Text;
 using Parquet;
 using Parquet.Schema;
+
+if (args.Length > 0 && args[0] == "measure")
+{
+    // measure CAMPAIGN.yml [file|null]: prepare into a plan file (or nowhere) instead of the SQLite store, to tell
+    // the prepare pipeline's own cost from the store's.
+    var campaign = CampaignLoader.Load(args[1]);
+    var target = args.Length > 2 ? args[2] : "file";
+    var store = new FilePlanStore(target == "null" ? null : Path.ChangeExtension(args[1], ".plan"));
+    var clock = Stopwatch.StartNew();
+    var manifest = await Preparer.PrepareAsync(campaign, store, null, new PrepareOptions(), CancellationToken.None);
+    Console.WriteLine(manifest.ToJson());
+    Console.WriteLine($"{clock.Elapsed.TotalSeconds:F1} s, plan {store.Bytes / (1 << 20)} MB");
+    return 0;
+}
 
 var outDir = args.Length > 0 && !args[0].StartsWith("--", StringComparison.Ordinal) ? args[0] : "prepare-data";
 var recipients = Option("--recipients", 1_000_000);

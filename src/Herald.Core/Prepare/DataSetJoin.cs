@@ -16,20 +16,31 @@ internal sealed class DataSetJoin : IDisposable
     private readonly DataSetOptions _options;
     private readonly string _path;
     private readonly IndexJoinKeys _keys;
-    private readonly ExternalSorter _sorter;
+    private readonly long _budget;
+    private readonly long _heapLimit;
+    private readonly string _spillDirectory;
+    private ExternalSorter? _sorter;
     private readonly Dictionary<int, byte[]?> _shared = [];
     private readonly JsonEncodedText _name;
     private int[]? _firstRow;
     private ExternalSorter.SortedCursor? _cursor;
     private bool _hasCurrent;
 
-    public DataSetJoin(DataSetOptions options, string path, IndexJoinKeys keys, long budget, string spillDirectory)
+    /// <param name="options">The data set.</param>
+    /// <param name="path">Its file, absolute.</param>
+    /// <param name="keys">The recipients' key index (the build side).</param>
+    /// <param name="budget">This data set's share of the budget: reader plus sort buffers.</param>
+    /// <param name="heapLimit">The managed heap size past which a full collection is induced (whole prepare budget plus slack).</param>
+    /// <param name="spillDirectory">Where sorted runs go.</param>
+    public DataSetJoin(DataSetOptions options, string path, IndexJoinKeys keys, long budget, long heapLimit, string spillDirectory)
     {
+        _heapLimit = heapLimit;
         _options = options;
         _path = path;
         _keys = keys;
         _name = JsonEncodedText.Encode(options.Name);
-        _sorter = new ExternalSorter(budget, spillDirectory, options.Many ? options.Limit ?? 0 : 0);
+        _budget = budget;
+        _spillDirectory = spillDirectory;
     }
 
     public string Name => _options.Name;
@@ -40,13 +51,19 @@ internal sealed class DataSetJoin : IDisposable
 
     public long RowsMatched { get; private set; }
 
-    public int SpilledRuns => _sorter.SpilledRuns;
+    public int SpilledRuns => _sorter?.SpilledRuns ?? 0;
 
     public DataSetManifest Manifest => new(_options.Name, DisplayPath.For(_path), RowsRead, RowsMatched, SpilledRuns);
 
     public void Build(CancellationToken cancellationToken)
     {
         using var reader = TableReaders.Open(_path);
+
+        // The reader's own working set comes out of the budget: a Parquet row group is decoded whole, strings
+        // included (about three times its uncompressed size); text
+        // formats hold a buffer or two.
+        var readerBytes = reader is ParquetTableReader parquet ? 3 * parquet.LargestRowGroupBytes : 16L << 20;
+        _sorter = new ExternalSorter(Math.Max(_budget - readerBytes, _budget / 8), _spillDirectory, _options.Many ? _options.Limit ?? 0 : 0);
         var key = new ColumnRef(reader, _options.Key);
         key.Require($"the key of data set '{_options.Name}'");
         var order = _options.OrderBy is { } orderBy ? new ColumnRef(reader, orderBy) : null;
@@ -67,12 +84,20 @@ internal sealed class DataSetJoin : IDisposable
             if ((RowsRead & 0xFFFF) == 0)
             {
                 cancellationToken.ThrowIfCancellationRequested();
+
+                // Readers that decode in blocks (a Parquet row group's strings) leave blocks that outlive a few
+                // gen0 collections and reach gen2, which the GC collects lazily; the heap would grow far past the
+                // budget. Hold it to the budget instead: a full collection costs tens of milliseconds here.
+                if (GC.GetTotalMemory(forceFullCollection: false) > _heapLimit)
+                {
+                    GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: false);
+                }
             }
 
             var keyIndex = key.Index;
             var values = record.Values;
-            var keyText = JoinKeys.Canonical(keyIndex >= 0 && keyIndex < values.Length ? values[keyIndex] : null, reader.Path, record.Row, _options.Key);
-            if (keyText is null || !_keys.Groups.TryGetValue(keyText, out var group))
+            var group = _keys.Find(keyIndex >= 0 && keyIndex < values.Length ? values[keyIndex] : null, reader.Path, record.Row, _options.Key);
+            if (group < 0)
             {
                 continue;
             }
@@ -83,7 +108,7 @@ internal sealed class DataSetJoin : IDisposable
                 if (_firstRow[group] != 0)
                 {
                     throw new CampaignException(new Problem(reader.Path, record.Row, 0,
-                        $"duplicate key '{keyText}' in one-to-one data set '{_options.Name}' (first in row {_firstRow[group]}); set many: true or remove one of the rows",
+                        $"duplicate key '{values[keyIndex]}' in one-to-one data set '{_options.Name}' (first in row {_firstRow[group]}); set many: true or remove one of the rows",
                         IsRow: true));
                 }
 
@@ -233,7 +258,7 @@ internal sealed class DataSetJoin : IDisposable
     public void Dispose()
     {
         _cursor?.Dispose();
-        _sorter.Dispose();
+        _sorter?.Dispose();
     }
 
     private static void Write(ArrayBufferWriter<byte> output, byte b)

@@ -83,6 +83,26 @@ internal sealed class IndexJoinKeys(int dataSet, string dataSetName, string reci
 {
     public Dictionary<string, int> Groups { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>
+    /// The same groups for keys that are canonical whole numbers, so a data set with numeric keys (JSONL, Parquet)
+    /// is probed without formatting a string per row.
+    /// </summary>
+    public Dictionary<long, int> NumericGroups { get; } = [];
+
+    public int Count => Groups.Count;
+
+    /// <summary>The group of a data-set key value, or -1.</summary>
+    public int Find(object? value, string file, int row, string keyColumn)
+    {
+        if (value is long l)
+        {
+            return NumericGroups.TryGetValue(l, out var g) ? g : -1;
+        }
+
+        var key = JoinKeys.Canonical(value, file, row, keyColumn);
+        return key is not null && Groups.TryGetValue(key, out var group) ? group : -1;
+    }
+
     /// <summary>Deliverable rows per group; more than one means the joined value is shared and must be kept.</summary>
     public List<int> References { get; } = [];
 
@@ -109,6 +129,11 @@ internal sealed class IndexJoinKeys(int dataSet, string dataSetName, string reci
                 group = Groups.Count;
                 Groups.Add(key, group);
                 References.Add(0);
+                if (long.TryParse(key, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out var number)
+                    && number.ToString(System.Globalization.CultureInfo.InvariantCulture) == key)
+                {
+                    NumericGroups.Add(number, group);
+                }
             }
 
             References[group]++;
