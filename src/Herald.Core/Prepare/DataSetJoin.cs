@@ -64,9 +64,10 @@ internal sealed class DataSetJoin : IDisposable
         // formats hold a buffer or two.
         var readerBytes = reader is ParquetTableReader parquet ? 3 * parquet.LargestRowGroupBytes : 16L << 20;
         _sorter = new ExternalSorter(Math.Max(_budget - readerBytes, _budget / 8), _spillDirectory, _options.Many ? _options.Limit ?? 0 : 0);
-        var key = new ColumnRef(reader, _options.Key);
+        string[] columns = [.. reader.Columns];
+        var key = new ColumnRef(reader.Path, () => columns, _options.Key);
         key.Require($"the key of data set '{_options.Name}'");
-        var order = _options.OrderBy is { } orderBy ? new ColumnRef(reader, orderBy) : null;
+        var order = _options.OrderBy is { } orderBy ? new ColumnRef(reader.Path, () => columns, orderBy) : null;
         order?.Require($"order_by of data set '{_options.Name}'");
         if (!_options.Many)
         {
@@ -78,82 +79,85 @@ internal sealed class DataSetJoin : IDisposable
         using var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { SkipValidation = true });
         var orderKind = OrderKind.None;
         var orderKindRow = 0;
-        foreach (var record in reader.ReadRows(cancellationToken))
+        foreach (var chunk in Prefetch.Chunks(reader.ReadRows(cancellationToken), () => reader.Columns, cancellationToken))
         {
-            RowsRead++;
-            if ((RowsRead & 0xFFFF) == 0)
+            columns = chunk.Columns;
+            foreach (var record in chunk.Items)
             {
-                cancellationToken.ThrowIfCancellationRequested();
-
-                // Readers that decode in blocks (a Parquet row group's strings) leave blocks that outlive a few
-                // gen0 collections and reach gen2, which the GC collects lazily; the heap would grow far past the
-                // budget. Hold it to the budget instead: a full collection costs tens of milliseconds here.
-                if (GC.GetTotalMemory(forceFullCollection: false) > _heapLimit)
+                RowsRead++;
+                if ((RowsRead & 0xFFFF) == 0)
                 {
-                    GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: false);
-                }
-            }
+                    cancellationToken.ThrowIfCancellationRequested();
 
-            var keyIndex = key.Index;
-            var values = record.Values;
-            var group = _keys.Find(keyIndex >= 0 && keyIndex < values.Length ? values[keyIndex] : null, reader.Path, record.Row, _options.Key);
-            if (group < 0)
-            {
-                continue;
-            }
-
-            RowsMatched++;
-            if (_firstRow is not null)
-            {
-                if (_firstRow[group] != 0)
-                {
-                    throw new CampaignException(new Problem(reader.Path, record.Row, 0,
-                        $"duplicate key '{values[keyIndex]}' in one-to-one data set '{_options.Name}' (first in row {_firstRow[group]}); set many: true or remove one of the rows",
-                        IsRow: true));
-                }
-
-                _firstRow[group] = record.Row;
-            }
-
-            var orderKey = OrderKey.None;
-            if (order is not null)
-            {
-                var orderIndex = order.Index;
-                orderKey = OrderKey.From(orderIndex >= 0 && orderIndex < values.Length ? values[orderIndex] : null, reader.Path, record.Row, order.Name);
-                if (orderKey.Kind is OrderKind.Number or OrderKind.Text)
-                {
-                    if (orderKind == OrderKind.None)
+                    // Readers that decode in blocks (a Parquet row group's strings) leave blocks that outlive a few
+                    // gen0 collections and reach gen2, which the GC collects lazily; the heap would grow far past the
+                    // budget. Hold it to the budget instead: a full collection costs tens of milliseconds here.
+                    if (GC.GetTotalMemory(forceFullCollection: false) > _heapLimit)
                     {
-                        orderKind = orderKey.Kind;
-                        orderKindRow = record.Row;
-                    }
-                    else if (orderKind != orderKey.Kind)
-                    {
-                        throw new CampaignException(new Problem(reader.Path, record.Row, 0,
-                            $"order_by column '{order.Name}' holds {(orderKey.Kind == OrderKind.Text ? "text" : "a number")} here but {(orderKind == OrderKind.Text ? "text" : "a number")} in row {orderKindRow}; use one type",
-                            IsRow: true));
+                        GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: false);
                     }
                 }
-            }
 
-            buffer.ResetWrittenCount();
-            json.Reset();
-            json.WriteStartObject();
-            var columns = reader.Columns;
-            for (var c = 0; c < values.Length && c < columns.Count; c++)
-            {
-                if (c == keyIndex)
+                var keyIndex = key.Index;
+                var values = record.Values;
+                var group = _keys.Find(keyIndex >= 0 && keyIndex < values.Length ? values[keyIndex] : null, reader.Path, record.Row, _options.Key);
+                if (group < 0)
                 {
                     continue;
                 }
 
-                json.WritePropertyName(names[columns, c]);
-                ContextJson.WriteValue(json, values[c]);
-            }
+                RowsMatched++;
+                if (_firstRow is not null)
+                {
+                    if (_firstRow[group] != 0)
+                    {
+                        throw new CampaignException(new Problem(reader.Path, record.Row, 0,
+                            $"duplicate key '{values[keyIndex]}' in one-to-one data set '{_options.Name}' (first in row {_firstRow[group]}); set many: true or remove one of the rows",
+                            IsRow: true));
+                    }
 
-            json.WriteEndObject();
-            json.Flush();
-            _sorter.Add(group, record.Row, orderKey, buffer.WrittenSpan);
+                    _firstRow[group] = record.Row;
+                }
+
+                var orderKey = OrderKey.None;
+                if (order is not null)
+                {
+                    var orderIndex = order.Index;
+                    orderKey = OrderKey.From(orderIndex >= 0 && orderIndex < values.Length ? values[orderIndex] : null, reader.Path, record.Row, order.Name);
+                    if (orderKey.Kind is OrderKind.Number or OrderKind.Text)
+                    {
+                        if (orderKind == OrderKind.None)
+                        {
+                            orderKind = orderKey.Kind;
+                            orderKindRow = record.Row;
+                        }
+                        else if (orderKind != orderKey.Kind)
+                        {
+                            throw new CampaignException(new Problem(reader.Path, record.Row, 0,
+                                $"order_by column '{order.Name}' holds {(orderKey.Kind == OrderKind.Text ? "text" : "a number")} here but {(orderKind == OrderKind.Text ? "text" : "a number")} in row {orderKindRow}; use one type",
+                                IsRow: true));
+                        }
+                    }
+                }
+
+                buffer.ResetWrittenCount();
+                json.Reset();
+                json.WriteStartObject();
+                for (var c = 0; c < values.Length && c < columns.Length; c++)
+                {
+                    if (c == keyIndex)
+                    {
+                        continue;
+                    }
+
+                    json.WritePropertyName(names[columns, c]);
+                    ContextJson.WriteValue(json, values[c]);
+                }
+
+                json.WriteEndObject();
+                json.Flush();
+                _sorter.Add(group, record.Row, orderKey, buffer.WrittenSpan);
+            }
         }
 
         key.Require($"the key of data set '{_options.Name}'", atEnd: true);

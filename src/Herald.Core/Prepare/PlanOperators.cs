@@ -153,49 +153,56 @@ internal sealed class RecipientSource(RecipientList recipients, int dataSets, in
 {
     public long RowsRead { get; private set; }
 
+    /// <summary>Column names as of the rows handed out so far (read on another thread, so a snapshot).</summary>
+    public IReadOnlyList<string> Columns { get; private set; } = [.. recipients.Columns];
+
     public static string Describe(string path) => $"read {Path.GetFileName(path)} → normalize addresses (invalid → skipped) → dedupe by address and recipient_id (first wins)";
 
     public IEnumerable<List<PlanRow>> ReadBatches(CancellationToken cancellationToken)
     {
         var pool = new List<PlanRow>(batchSize);
         var batch = new List<PlanRow>(batchSize);
-        foreach (var entry in recipients.Read(cancellationToken))
+        foreach (var chunk in Prefetch.Chunks(recipients.Read(cancellationToken), () => recipients.Columns, cancellationToken))
         {
-            if (batch.Count == pool.Count)
+            Columns = chunk.Columns;
+            foreach (var entry in chunk.Items)
             {
-                pool.Add(new PlanRow { Groups = new int[dataSets] });
-            }
+                if (batch.Count == pool.Count)
+                {
+                    pool.Add(new PlanRow { Groups = new int[dataSets] });
+                }
 
-            var row = pool[batch.Count];
-            row.Row = entry.Row;
-            row.Values = entry.Values;
-            Array.Fill(row.Groups, -1);
-            switch (entry.Status)
-            {
-                case RecipientStatus.Ok:
-                    row.Email = entry.Email!;
-                    row.RecipientId = entry.RecipientId!;
-                    row.SkipReason = null;
-                    break;
-                case RecipientStatus.Duplicate:
-                    row.Email = entry.Email!;
-                    row.RecipientId = Qualified(entry.RecipientId!, entry.Row);
-                    row.SkipReason = SkipReasons.Duplicate;
-                    break;
-                default:
-                    row.Email = entry.RawEmail.Trim();
-                    row.RecipientId = Qualified(RecipientIds.For(null, row.Email), entry.Row);
-                    row.SkipReason = SkipReasons.Invalid;
-                    break;
-            }
+                var row = pool[batch.Count];
+                row.Row = entry.Row;
+                row.Values = entry.Values;
+                Array.Fill(row.Groups, -1);
+                switch (entry.Status)
+                {
+                    case RecipientStatus.Ok:
+                        row.Email = entry.Email!;
+                        row.RecipientId = entry.RecipientId!;
+                        row.SkipReason = null;
+                        break;
+                    case RecipientStatus.Duplicate:
+                        row.Email = entry.Email!;
+                        row.RecipientId = Qualified(entry.RecipientId!, entry.Row);
+                        row.SkipReason = SkipReasons.Duplicate;
+                        break;
+                    default:
+                        row.Email = entry.RawEmail.Trim();
+                        row.RecipientId = Qualified(RecipientIds.For(null, row.Email), entry.Row);
+                        row.SkipReason = SkipReasons.Invalid;
+                        break;
+                }
 
-            batch.Add(row);
-            RowsRead++;
-            if (batch.Count == batchSize)
-            {
-                yield return batch;
-                cancellationToken.ThrowIfCancellationRequested();
-                batch.Clear();
+                batch.Add(row);
+                RowsRead++;
+                if (batch.Count == batchSize)
+                {
+                    yield return batch;
+                    cancellationToken.ThrowIfCancellationRequested();
+                    batch.Clear();
+                }
             }
         }
 

@@ -97,9 +97,10 @@ public static class Preparer
             var dataSets = campaign.Data.Values.ToList();
             using var recipients = RecipientList.Open(campaign.RecipientsPath);
             var recipientsPath = recipients.Path;
-            var email = new ColumnRef(recipientsPath, () => recipients.Columns, RecipientList.EmailColumn);
+            var source = new RecipientSource(recipients, dataSets.Count, options.BatchSize);
+            var email = new ColumnRef(recipientsPath, () => source.Columns, RecipientList.EmailColumn);
             email.Require("the recipients' addresses");
-            var recipientId = new ColumnRef(recipientsPath, () => recipients.Columns, RecipientIds.Column);
+            var recipientId = new ColumnRef(recipientsPath, () => source.Columns, RecipientIds.Column);
 
             // Build the plan first: the per-row operators of the recipients pass, in pipeline order, after the
             // source that reads, normalizes and dedupes.
@@ -113,7 +114,7 @@ public static class Preparer
             var indexes = new List<IndexJoinKeys>();
             for (var i = 0; i < dataSets.Count; i++)
             {
-                var column = new ColumnRef(recipientsPath, () => recipients.Columns, dataSets[i].RecipientKey);
+                var column = new ColumnRef(recipientsPath, () => source.Columns, dataSets[i].RecipientKey);
                 column.Require($"recipient_key of data set '{dataSets[i].Name}'");
                 keyColumns.Add(column);
                 var index = new IndexJoinKeys(i, dataSets[i].Name, recipientsPath, column);
@@ -121,8 +122,7 @@ public static class Preparer
                 operators.Add(index);
             }
 
-            var source = new RecipientSource(recipients, dataSets.Count, options.BatchSize);
-            var fields = new FieldsSerializer(() => recipients.Columns);
+            var fields = new FieldsSerializer(() => source.Columns);
             var fromDomain = campaign.From.Domain;
             var recipientsPass = string.Join(" → ", operators.Select(o => o.Describe()).Prepend(RecipientSource.Describe(recipientsPath)));
 
