@@ -1,5 +1,0 @@
-namespace Herald.Sqlite;
-
-internal static class AssemblyMarker
-{
-}

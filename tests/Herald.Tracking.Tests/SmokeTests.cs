@@ -1,7 +1,0 @@
-namespace Herald.Tracking.Tests;
-
-public class SmokeTests
-{
-    [Fact]
-    public void Builds() => Assert.True(true);
-}
