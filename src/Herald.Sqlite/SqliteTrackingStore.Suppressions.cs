@@ -100,14 +100,20 @@ public sealed partial class SqliteTrackingStore
     /// The address of a recipient, from the delivery ledger in the same file; null when the ledger has no such row
     /// (or no ledger exists yet).
     /// </summary>
-    private static Task<string?> FindLedgerEmailAsync(SqliteConnection connection, SqliteTransaction transaction, string campaignId, string recipientId, CancellationToken cancellationToken)
+    private static async Task<string?> FindLedgerEmailAsync(SqliteConnection connection, SqliteTransaction transaction, string campaignId, string recipientId, CancellationToken cancellationToken)
     {
-        // TODO(merge): query the ledger table once SqliteDeliveryStore lands in main.
-        _ = connection;
-        _ = transaction;
-        _ = campaignId;
-        _ = recipientId;
-        _ = cancellationToken;
-        return Task.FromResult<string?>(null);
+        await using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        // The ledger (SqliteDeliveryStore) may not exist yet in this file: a tracking-only store simply cannot resolve.
+        command.CommandText = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'recipients';";
+        if (await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is null)
+        {
+            return null;
+        }
+
+        command.CommandText = "SELECT email FROM recipients WHERE campaign = $c AND recipient_id = $r ORDER BY id LIMIT 1;";
+        command.Parameters.AddWithValue("$c", campaignId);
+        command.Parameters.AddWithValue("$r", recipientId);
+        return await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) as string;
     }
 }

@@ -16,10 +16,13 @@ public sealed class SqliteTrackingStoreTests : TrackingStoreContractTests
         return store;
     }
 
-    protected override Task SeedLedgerAsync(string campaignId, string recipientId, string email)
+    protected override async Task SeedLedgerAsync(string campaignId, string recipientId, string email)
     {
-        Assert.Skip("needs SqliteDeliveryStore from main");
-        return Task.CompletedTask;
+        var ct = TestContext.Current.CancellationToken;
+        await using var ledger = await SqliteDeliveryStore.OpenAsync(DbPath, ct);
+        await using var writer = await ledger.BeginPlanAsync(campaignId, "f1", ct);
+        await writer.AddAsync([new PlanEntry(recipientId, email, "{}"u8.ToArray(), null, $"<{recipientId}@test>")], ct);
+        await writer.CommitAsync(ct);
     }
 
     public override async ValueTask DisposeAsync()
