@@ -8,7 +8,10 @@ internal static class CommandCatalog
     public static IEnumerable<Command> All()
     {
         // One line per command; keep alphabetical to ease merges.
+        yield return ReportCommand.Create();
+        yield return ServeCommand.Create();
         yield return SinkCommand.Create();
+        yield return SuppressCommand.Create();
         yield break;
     }
 }
