@@ -17,7 +17,10 @@ internal static class SendRunner
         var store = await SqliteDeliveryStore.OpenAsync(StorePaths.Resolve(db, campaignFile), stopToken).ConfigureAwait(false);
         await using (store.ConfigureAwait(false))
         {
-            var suppression = await SuppressionLookup.OpenAsync(store.DatabasePath, stopToken).ConfigureAwait(false);
+            // The suppression list lives in the same store; it is honoured at prepare time and again right before each send.
+            var suppression = new SqliteTrackingStore(store.DatabasePath);
+            await using var suppressionScope = suppression.ConfigureAwait(false);
+            await suppression.MigrateAsync(stopToken).ConfigureAwait(false);
             await PlanStep.EnsurePlanAsync(campaign, store, suppression, stopToken).ConfigureAwait(false);
             if (resetInDoubt)
             {
