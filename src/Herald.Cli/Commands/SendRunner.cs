@@ -17,7 +17,11 @@ internal static class SendRunner
         var store = await SqliteDeliveryStore.OpenAsync(StorePaths.Resolve(db, campaignFile), stopToken).ConfigureAwait(false);
         await using (store.ConfigureAwait(false))
         {
-            var variables = await PlanStep.EnsurePlanAsync(campaign, store, stopToken).ConfigureAwait(false);
+            // The suppression list lives in the same store; it is honoured at prepare time and again right before each send.
+            var suppression = new SqliteTrackingStore(store.DatabasePath);
+            await using var suppressionScope = suppression.ConfigureAwait(false);
+            await suppression.MigrateAsync(stopToken).ConfigureAwait(false);
+            await PlanStep.EnsurePlanAsync(campaign, store, suppression, stopToken).ConfigureAwait(false);
             if (resetInDoubt)
             {
                 var reset = await store.ResetInDoubtAsync(campaign.Id, stopToken).ConfigureAwait(false);
@@ -25,7 +29,6 @@ internal static class SendRunner
             }
 
             var factory = Herald.Rendering.CampaignTemplates.Compile(campaign, variables, TokenSigner.FromEnvironment());
-            var suppression = await SuppressionLookup.OpenAsync(store.DatabasePath, stopToken).ConfigureAwait(false);
             var engine = new DeliveryEngine(campaign, store, factory, suppression);
             var result = await RunWithProgressAsync(engine, stopToken).ConfigureAwait(false);
             PrintSummary(campaign.Id, result, engine.Snapshot());

@@ -42,7 +42,7 @@ internal static class StatusCommand
                 }
 
                 var table = new Table().AddColumns("campaign", "total", "pending", "sending", "sent", "failed", "in_doubt", "skipped");
-                table.AddRow(new[] { c.Campaign, c.Total, c.Pending, c.Sending, c.Sent, c.Failed, c.InDoubt, c.Skipped }
+                table.AddRow(new object[] { c.Campaign, c.Total, c.Pending, c.Sending, c.Sent, c.Failed, c.InDoubt, c.Skipped }
                     .Select(v => Markup.Escape(Convert.ToString(v, CultureInfo.InvariantCulture)!)).ToArray());
                 AnsiConsole.Write(table);
                 return CliRunner.Ok;

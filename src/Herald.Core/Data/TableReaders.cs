@@ -10,6 +10,7 @@ public static class TableReaders
     {
         [".csv"] = (full, display) => new CsvTableReader(full, display),
         [".jsonl"] = (full, display) => new JsonlTableReader(full, display),
+        [".parquet"] = (full, display) => new ParquetTableReader(full, display),
     };
 
     /// <summary>The supported extensions, for messages.</summary>

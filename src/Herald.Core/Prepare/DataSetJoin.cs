@@ -1,0 +1,244 @@
+using System.Buffers;
+using System.Text.Json;
+using Herald.Campaigns;
+using Herald.Data;
+
+namespace Herald.Prepare;
+
+/// <summary>
+/// One data set joined to the recipients. Build: streams the data file once, keeps the rows whose key matches a
+/// deliverable recipient (the key index built in the recipients pass), serializes each as a JSON object and feeds
+/// the external sorter. Probe: the final pass asks for groups in ascending order of first appearance, which is the
+/// sorter's order, so the join is a merge of two sorted streams; groups shared by several recipients are cached.
+/// </summary>
+internal sealed class DataSetJoin : IDisposable
+{
+    private readonly DataSetOptions _options;
+    private readonly string _path;
+    private readonly IndexJoinKeys _keys;
+    private readonly ExternalSorter _sorter;
+    private readonly Dictionary<int, byte[]?> _shared = [];
+    private readonly JsonEncodedText _name;
+    private int[]? _firstRow;
+    private ExternalSorter.SortedCursor? _cursor;
+    private bool _hasCurrent;
+
+    public DataSetJoin(DataSetOptions options, string path, IndexJoinKeys keys, long budget, string spillDirectory)
+    {
+        _options = options;
+        _path = path;
+        _keys = keys;
+        _name = JsonEncodedText.Encode(options.Name);
+        _sorter = new ExternalSorter(budget, spillDirectory, options.Many ? options.Limit ?? 0 : 0);
+    }
+
+    public string Name => _options.Name;
+
+    public bool Required => _options.Required;
+
+    public long RowsRead { get; private set; }
+
+    public long RowsMatched { get; private set; }
+
+    public int SpilledRuns => _sorter.SpilledRuns;
+
+    public DataSetManifest Manifest => new(_options.Name, _options.File, RowsRead, RowsMatched, SpilledRuns);
+
+    public void Build(CancellationToken cancellationToken)
+    {
+        using var reader = TableReaders.Open(_path);
+        var key = new ColumnRef(reader, _options.Key);
+        key.Require($"the key of data set '{_options.Name}'");
+        var order = _options.OrderBy is { } orderBy ? new ColumnRef(reader, orderBy) : null;
+        order?.Require($"order_by of data set '{_options.Name}'");
+        if (!_options.Many)
+        {
+            _firstRow = new int[_keys.Groups.Count];
+        }
+
+        var names = new ContextJson.Names();
+        var buffer = new ArrayBufferWriter<byte>(1024);
+        using var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { SkipValidation = true });
+        var orderKind = OrderKind.None;
+        var orderKindRow = 0;
+        foreach (var record in reader.ReadRows(cancellationToken))
+        {
+            RowsRead++;
+            if ((RowsRead & 0xFFFF) == 0)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+            }
+
+            var keyIndex = key.Index;
+            var values = record.Values;
+            var keyText = JoinKeys.Canonical(keyIndex >= 0 && keyIndex < values.Length ? values[keyIndex] : null, reader.Path, record.Row, _options.Key);
+            if (keyText is null || !_keys.Groups.TryGetValue(keyText, out var group))
+            {
+                continue;
+            }
+
+            RowsMatched++;
+            if (_firstRow is not null)
+            {
+                if (_firstRow[group] != 0)
+                {
+                    throw new CampaignException(new Problem(reader.Path, record.Row, 0,
+                        $"duplicate key '{keyText}' in one-to-one data set '{_options.Name}' (first in row {_firstRow[group]}); set many: true or remove one of the rows",
+                        IsRow: true));
+                }
+
+                _firstRow[group] = record.Row;
+            }
+
+            var orderKey = OrderKey.None;
+            if (order is not null)
+            {
+                var orderIndex = order.Index;
+                orderKey = OrderKey.From(orderIndex >= 0 && orderIndex < values.Length ? values[orderIndex] : null, reader.Path, record.Row, order.Name);
+                if (orderKey.Kind is OrderKind.Number or OrderKind.Text)
+                {
+                    if (orderKind == OrderKind.None)
+                    {
+                        orderKind = orderKey.Kind;
+                        orderKindRow = record.Row;
+                    }
+                    else if (orderKind != orderKey.Kind)
+                    {
+                        throw new CampaignException(new Problem(reader.Path, record.Row, 0,
+                            $"order_by column '{order.Name}' holds {(orderKey.Kind == OrderKind.Text ? "text" : "a number")} here but {(orderKind == OrderKind.Text ? "text" : "a number")} in row {orderKindRow}; use one type",
+                            IsRow: true));
+                    }
+                }
+            }
+
+            buffer.ResetWrittenCount();
+            json.Reset();
+            json.WriteStartObject();
+            var columns = reader.Columns;
+            for (var c = 0; c < values.Length && c < columns.Count; c++)
+            {
+                if (c == keyIndex)
+                {
+                    continue;
+                }
+
+                json.WritePropertyName(names[columns, c]);
+                ContextJson.WriteValue(json, values[c]);
+            }
+
+            json.WriteEndObject();
+            json.Flush();
+            _sorter.Add(group, record.Row, orderKey, buffer.WrittenSpan);
+        }
+
+        key.Require($"the key of data set '{_options.Name}'", atEnd: true);
+        order?.Require($"order_by of data set '{_options.Name}'", atEnd: true);
+        _firstRow = null;
+        _cursor = _sorter.Complete();
+        _hasCurrent = _cursor.MoveNext();
+    }
+
+    /// <summary>
+    /// Writes the joined value of a key group (a list, or one object) to <paramref name="output"/> as
+    /// <c>,"name":value</c>. Returns false, writing nothing, when there is no match.
+    /// </summary>
+    public bool TryWrite(int group, ArrayBufferWriter<byte> output)
+    {
+        if (group < 0)
+        {
+            return false;
+        }
+
+        if (_shared.TryGetValue(group, out var cached))
+        {
+            if (--_keys.References[group] == 0)
+            {
+                _shared.Remove(group);
+            }
+
+            if (cached is null)
+            {
+                return false;
+            }
+
+            output.Write(cached);
+            return true;
+        }
+
+        var cursor = _cursor ?? throw new InvalidOperationException("Build first.");
+        while (_hasCurrent && cursor.Group < group)
+        {
+            _hasCurrent = cursor.MoveNext();
+        }
+
+        var found = _hasCurrent && cursor.Group == group;
+        var start = output.WrittenCount;
+        if (found)
+        {
+            Write(output, (byte)',');
+            Write(output, (byte)'"');
+            output.Write(_name.EncodedUtf8Bytes);
+            Write(output, (byte)'"');
+            Write(output, (byte)':');
+            if (_options.Many)
+            {
+                Write(output, (byte)'[');
+                var limit = _options.Limit is > 0 ? _options.Limit.Value : int.MaxValue;
+                var n = 0;
+                while (_hasCurrent && cursor.Group == group)
+                {
+                    if (n < limit)
+                    {
+                        if (n > 0)
+                        {
+                            Write(output, (byte)',');
+                        }
+
+                        output.Write(cursor.Payload);
+                    }
+
+                    n++;
+                    _hasCurrent = cursor.MoveNext();
+                }
+
+                Write(output, (byte)']');
+            }
+            else
+            {
+                output.Write(cursor.Payload);
+                _hasCurrent = cursor.MoveNext();
+            }
+        }
+
+        if (_keys.References[group] > 1)
+        {
+            _keys.References[group]--;
+            _shared[group] = found ? output.WrittenSpan[start..].ToArray() : null;
+        }
+
+        return found;
+    }
+
+    /// <summary>The value written for a recipient without a match, when the data set is optional.</summary>
+    public void WriteEmpty(ArrayBufferWriter<byte> output)
+    {
+        Write(output, (byte)',');
+        Write(output, (byte)'"');
+        output.Write(_name.EncodedUtf8Bytes);
+        Write(output, (byte)'"');
+        Write(output, (byte)':');
+        output.Write(_options.Many ? "[]"u8 : "null"u8);
+    }
+
+    public void Dispose()
+    {
+        _cursor?.Dispose();
+        _sorter.Dispose();
+    }
+
+    private static void Write(ArrayBufferWriter<byte> output, byte b)
+    {
+        output.GetSpan(1)[0] = b;
+        output.Advance(1);
+    }
+}
