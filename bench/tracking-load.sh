@@ -45,6 +45,8 @@ wrk -t"$THREADS" -c"$CONNECTIONS" -d3s "$url/c/$token" >/dev/null
 echo "== wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency"
 wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "$url/c/$token" | tee "$work/wrk.txt"
 
+echo "== server-side handling time of the redirects (histogram from /metrics, cumulative)"
+curl -s "$url/metrics" | grep '^herald_redirect_duration_seconds' || true
 served=$(curl -s "$url/metrics" | sed -n 's/^herald_tracking_requests_total{endpoint="click",outcome="ok"} \([0-9]*\)$/\1/p')
 rejected=$(curl -s "$url/metrics" | sed -n 's/^herald_tracking_requests_total{endpoint="click",outcome="rejected"} \([0-9]*\)$/\1/p')
 non2xx=$(sed -n 's/.*Non-2xx or 3xx responses: \([0-9]*\).*/\1/p' "$work/wrk.txt")
