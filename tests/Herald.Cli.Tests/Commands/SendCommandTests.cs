@@ -1,0 +1,163 @@
+using System.Text.Json;
+using Microsoft.Data.Sqlite;
+
+namespace Herald.Cli.Tests.Commands;
+
+public sealed class SendCommandTests : IDisposable
+{
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(120);
+    private readonly string _dir = Directory.CreateTempSubdirectory("herald-send-").FullName;
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    public void Dispose()
+    {
+        SqliteConnection.ClearAllPools();
+        Directory.Delete(_dir, recursive: true);
+    }
+
+    [Fact]
+    public async Task Send_killed_with_SIGKILL_and_run_again_never_delivers_twice_and_delivers_everyone_not_in_doubt()
+    {
+        const int recipients = 300;
+        const int connections = 4;
+        var log = Path.Combine(_dir, "sink.log");
+        using var sink = HeraldProcess.Start(null, "sink", "--port", "0", "--log", log, "--delay", "20ms");
+        try
+        {
+            var port = await HeraldProcess.ReadSinkPortAsync(sink);
+            var campaign = HeraldProcess.WriteCampaign(Path.Combine(_dir, "c"), recipients, port, connections);
+
+            using (var send = HeraldProcess.Start(null, "send", campaign))
+            {
+                try
+                {
+                    // Kill mid-run: once the sink has accepted a good part but far from all of the messages.
+                    var deadline = DateTime.UtcNow + Bound;
+                    while (LogLines(log).Length < 40)
+                    {
+                        Assert.True(DateTime.UtcNow < deadline, "the first run never got going");
+                        Assert.False(send.HasExited, $"send exited early: {await send.StandardError.ReadToEndAsync(Ct)}");
+                        await Task.Delay(20, Ct);
+                    }
+
+                    send.Kill();
+                    await send.WaitForExitAsync(Ct).WaitAsync(Bound, Ct);
+                }
+                finally
+                {
+                    HeraldProcess.KillQuietly(send);
+                }
+            }
+
+            var acceptedBeforeKill = LogLines(log).Length;
+            Assert.InRange(acceptedBeforeKill, 40, recipients - 1);
+
+            var again = await HeraldProcess.RunAsync(Bound, "send", campaign);
+            Assert.True(again.Code == 0, again.Out + again.Err);
+
+            var perRecipient = LogLines(log).GroupBy(l => l.Split('\t')[2]).ToDictionary(g => g.Key, g => g.Count());
+            Assert.All(perRecipient, pair => Assert.True(pair.Value == 1, $"{pair.Key} received {pair.Value} messages"));
+
+            var states = ReadStates(Path.Combine(_dir, "c", "herald.db"));
+            Assert.Equal(recipients, states.Count);
+            var inDoubt = states.Where(s => s.Value == 4).Select(s => s.Key).ToList();
+            Assert.InRange(inDoubt.Count, 0, connections);
+            foreach (var (email, state) in states.Where(s => s.Value != 4))
+            {
+                Assert.Equal(2, state);
+                Assert.True(perRecipient.ContainsKey(email), $"{email} is sent but the sink never accepted it");
+            }
+
+            var status = await HeraldProcess.RunAsync(Bound, "status", campaign, "--json");
+            Assert.Equal(0, status.Code);
+            using var json = JsonDocument.Parse(status.Out);
+            var root = json.RootElement;
+            Assert.Equal("crash-test", root.GetProperty("campaign").GetString());
+            Assert.Equal(recipients, root.GetProperty("total").GetInt64());
+            Assert.Equal(recipients - inDoubt.Count, root.GetProperty("sent").GetInt64());
+            Assert.Equal(inDoubt.Count, root.GetProperty("in_doubt").GetInt64());
+            Assert.Equal(0, root.GetProperty("pending").GetInt64() + root.GetProperty("sending").GetInt64() + root.GetProperty("failed").GetInt64());
+
+            // Finished: a third run sends nothing.
+            var third = await HeraldProcess.RunAsync(Bound, "send", campaign);
+            Assert.Equal(0, third.Code);
+            Assert.Equal(perRecipient.Values.Sum(), LogLines(log).Length);
+        }
+        finally
+        {
+            HeraldProcess.KillQuietly(sink);
+        }
+    }
+
+    [Fact]
+    public async Task Send_exits_non_zero_and_marks_nothing_failed_when_no_relay_can_be_reached()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var closedPort = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        var campaign = HeraldProcess.WriteCampaign(Path.Combine(_dir, "c"), 5, closedPort, 2,
+            "delivery: { unreachable_timeout: 1s, breaker_cooldown: 200ms }");
+
+        var run = await HeraldProcess.RunAsync(Bound, "send", campaign);
+
+        Assert.Equal(3, run.Code);
+        Assert.Contains("no relay could be reached", run.Err, StringComparison.Ordinal);
+        var states = ReadStates(Path.Combine(_dir, "c", "herald.db"));
+        Assert.All(states.Values, s => Assert.Equal(0, s));
+    }
+
+    [Fact]
+    public async Task Status_json_has_exactly_the_documented_keys()
+    {
+        var campaign = HeraldProcess.WriteCampaign(Path.Combine(_dir, "c"), 3, 25, 1);
+
+        var status = await HeraldProcess.RunAsync(Bound, "status", campaign, "--json");
+
+        Assert.Equal(0, status.Code);
+        using var json = JsonDocument.Parse(status.Out);
+        Assert.Equal(
+            ["campaign", "total", "pending", "sending", "sent", "failed", "in_doubt", "skipped"],
+            json.RootElement.EnumerateObject().Select(p => p.Name));
+    }
+
+    [Fact]
+    public async Task Retry_refuses_without_both_confirmation_flags()
+    {
+        var campaign = HeraldProcess.WriteCampaign(Path.Combine(_dir, "c"), 3, 25, 1);
+
+        var run = await HeraldProcess.RunAsync(Bound, "retry", campaign, "--in-doubt");
+
+        Assert.Equal(1, run.Code);
+        Assert.Contains("--accept-duplicates", run.Err, StringComparison.Ordinal);
+    }
+
+    private static string[] LogLines(string path)
+    {
+        if (!File.Exists(path))
+        {
+            return [];
+        }
+
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+    }
+
+    private static Dictionary<string, int> ReadStates(string db)
+    {
+        using var connection = new SqliteConnection($"Data Source={db};Mode=ReadOnly;Pooling=False");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT email, state FROM recipients";
+        var states = new Dictionary<string, int>();
+        using var reader = command.ExecuteReader();
+        while (reader.Read())
+        {
+            states[reader.GetString(0)] = reader.GetInt32(1);
+        }
+
+        return states;
+    }
+}
