@@ -8,6 +8,9 @@ internal static class CommandCatalog
     public static IEnumerable<Command> All()
     {
         // One line per command; keep alphabetical to ease merges.
+        yield return InitCommand.Create();
+        yield return PreviewCommand.Create();
+        yield return ValidateCommand.Create();
         yield break;
     }
 }
