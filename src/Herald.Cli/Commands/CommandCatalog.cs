@@ -9,10 +9,13 @@ internal static class CommandCatalog
     {
         // One line per command; keep alphabetical to ease merges.
         yield return DemoCommand.Create();
+        yield return InitCommand.Create();
+        yield return PreviewCommand.Create();
         yield return RetryCommand.Create();
         yield return SendCommand.Create();
         yield return SinkCommand.Create();
         yield return StatusCommand.Create();
+        yield return ValidateCommand.Create();
         yield break;
     }
 }
