@@ -384,7 +384,13 @@ public sealed class DeliveryEngine
             var result = await connection.SendAsync(message, _sender, new MailboxAddress((string?)null, item.Email)).ConfigureAwait(false);
             if (result.Kind is AttemptKind.Delivered or AttemptKind.Rejected)
             {
+                relay.Breaker.Success();
                 Touch();
+            }
+            else if (result.ConnectionBroken)
+            {
+                // A relay that keeps dropping connections is taken out of rotation like one that refuses them.
+                relay.Breaker.Failure();
             }
 
             Finish(ledger, Decide(result, item, relay.Options.Name));
