@@ -9,6 +9,9 @@ internal static class CommandCatalog
     {
         // One line per command; keep alphabetical to ease merges.
         yield return DemoCommand.Create();
+        yield return InitCommand.Create();
+        yield return PrepareCommand.Create();
+        yield return PreviewCommand.Create();
         yield return ReportCommand.Create();
         yield return RetryCommand.Create();
         yield return SendCommand.Create();
@@ -16,6 +19,7 @@ internal static class CommandCatalog
         yield return SinkCommand.Create();
         yield return StatusCommand.Create();
         yield return SuppressCommand.Create();
+        yield return ValidateCommand.Create();
         yield break;
     }
 }

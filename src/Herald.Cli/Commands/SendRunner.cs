@@ -13,7 +13,10 @@ internal static class SendRunner
 {
     public static async Task<int> RunAsync(string campaignFile, string? db, bool resetInDoubt, CancellationToken stopToken)
     {
-        var campaign = CampaignLoader.Load(campaignFile);
+        var signer = TokenSigner.FromEnvironment();
+        // Config, templates and recipient columns are checked before anything is planned or sent.
+        var session = CampaignSession.Open(campaignFile, signer, stopToken);
+        var campaign = session.Campaign;
         var store = await SqliteDeliveryStore.OpenAsync(StorePaths.Resolve(db, campaignFile), stopToken).ConfigureAwait(false);
         await using (store.ConfigureAwait(false))
         {
@@ -28,8 +31,7 @@ internal static class SendRunner
                 Console.WriteLine($"{reset} in-doubt recipient(s) will be sent again (duplicates accepted by the operator).");
             }
 
-            var factory = Herald.Rendering.CampaignTemplates.Compile(campaign, variables, TokenSigner.FromEnvironment());
-            var engine = new DeliveryEngine(campaign, store, factory, suppression);
+            var engine = new DeliveryEngine(campaign, store, session.Compiled, suppression);
             var result = await RunWithProgressAsync(engine, stopToken).ConfigureAwait(false);
             PrintSummary(campaign.Id, result, engine.Snapshot());
             return result.Stop switch

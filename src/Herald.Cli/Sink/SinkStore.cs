@@ -33,7 +33,8 @@ internal sealed class SinkStore : MessageStore
         _log = options.LogFile is null
             ? null
             : new FileStream(options.LogFile, FileMode.Append, FileAccess.Write, FileShare.ReadWrite, bufferSize: 0);
-        _filePrefix = string.Create(CultureInfo.InvariantCulture, $"{Environment.ProcessId}-{DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()}");
+        // Process, start time and a random part: two sinks started in the same millisecond never collide.
+        _filePrefix = string.Create(CultureInfo.InvariantCulture, $"{Environment.ProcessId}-{DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()}-{Random.Shared.Next(0x10000):x4}");
     }
 
     public long Count => Interlocked.Read(ref _count);
