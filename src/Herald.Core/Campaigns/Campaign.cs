@@ -44,7 +44,13 @@ public sealed class Campaign
 
     /// <summary>Named per-recipient data sets joined at prepare time.</summary>
     public IReadOnlyDictionary<string, DataSetOptions> Data { get; init; } = new Dictionary<string, DataSetOptions>();
+
+    /// <summary>Where inline templates start in the campaign file (<c>subject</c>, <c>headers.NAME</c>), for error messages.</summary>
+    public IReadOnlyDictionary<string, SourcePosition> Positions { get; init; } = new Dictionary<string, SourcePosition>();
 }
+
+/// <summary>A 1-based line and column in a file.</summary>
+public readonly record struct SourcePosition(int Line, int Column);
 
 /// <summary>The <c>tracking</c> section.</summary>
 public sealed class TrackingOptions

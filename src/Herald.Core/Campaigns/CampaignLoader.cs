@@ -62,6 +62,7 @@ public static partial class CampaignLoader
     private sealed class CampaignFileParser(string display, string fullPath)
     {
         private readonly List<Problem> _problems = [];
+        private readonly Dictionary<string, SourcePosition> _positions = new(StringComparer.Ordinal);
         private readonly string _directory = Path.GetDirectoryName(fullPath)!;
 
         public Campaign Parse(string text)
@@ -105,6 +106,7 @@ public static partial class CampaignLoader
             RetryPolicy retry = new();
             DeliveryOptions delivery = new();
             Dictionary<string, DataSetOptions> data = new(StringComparer.Ordinal);
+            _positions.Clear();
 
             foreach (var (keyNode, value) in root.Children)
             {
@@ -127,6 +129,7 @@ public static partial class CampaignLoader
                         break;
                     case "subject":
                         subject = Scalar(value, key);
+                        _positions["subject"] = PositionOf(value);
                         if (subject is not null && subject.AsSpan().IndexOfAny('\r', '\n') >= 0)
                         {
                             Add(value, "subject: must be one line");
@@ -217,6 +220,7 @@ public static partial class CampaignLoader
                 Retry = retry,
                 Delivery = delivery,
                 Data = data,
+                Positions = new Dictionary<string, SourcePosition>(_positions),
             };
         }
 
@@ -277,6 +281,7 @@ public static partial class CampaignLoader
                     continue;
                 }
 
+                _positions[$"headers.{name}"] = PositionOf(value);
                 if (!headers.TryAdd(name, text))
                 {
                     Add(keyNode, $"headers: {name} is given twice");
@@ -525,6 +530,7 @@ public static partial class CampaignLoader
             }
 
             string? user = null, password = null;
+            var inline = false;
             foreach (var (keyNode, value) in map.Children)
             {
                 var key = KeyOf(keyNode);
@@ -538,6 +544,7 @@ public static partial class CampaignLoader
                         break;
                     case "password" or "username" or "user" or "pass" or "secret":
                         Add(keyNode, $"auth: inline secrets are not allowed ('{key}'); use {(key.StartsWith('u') ? "username_env" : "password_env")}: NAME of an environment variable");
+                        inline = true;
                         break;
                     case null:
                         break;
@@ -547,7 +554,7 @@ public static partial class CampaignLoader
                 }
             }
 
-            if ((user is null) != (password is null))
+            if ((user is null) != (password is null) && !inline && map.Children.Count == 1)
             {
                 Add(node, "auth: give both username_env and password_env");
             }
@@ -962,6 +969,13 @@ public static partial class CampaignLoader
             var suggestion = known.OrderBy(k => Distance(k, key)).First();
             var hint = Distance(suggestion, key) <= Math.Max(2, key.Length / 3) ? $"; did you mean '{suggestion}'?" : $" (expected one of: {string.Join(", ", known)})";
             Add(keyNode, $"unknown key '{key}'{hint}");
+        }
+
+        private static SourcePosition PositionOf(YamlNode node)
+        {
+            // A quoted scalar's text starts one column after its quote.
+            var quoted = node is YamlScalarNode { Style: ScalarStyle.SingleQuoted or ScalarStyle.DoubleQuoted };
+            return new SourcePosition((int)node.Start.Line, (int)node.Start.Column + (quoted ? 1 : 0));
         }
 
         private void Add(YamlNode node, string message) => _problems.Add(Problem(node, message));

@@ -101,6 +101,18 @@ public sealed class DeliveryEngine
     public async Task<DeliveryResult> RunAsync(CancellationToken stopToken)
     {
         _startTimestamp = _time.GetTimestamp();
+        // A missing credential is a configuration mistake: say so before anything is claimed or sent.
+        foreach (var relay in _campaign.Relays)
+        {
+            foreach (var variable in new[] { relay.UsernameEnv, relay.PasswordEnv })
+            {
+                if (variable is not null && Environment.GetEnvironmentVariable(variable) is null)
+                {
+                    throw new HeraldException($"relay {relay.Name}: the environment variable {variable} (named in the campaign's auth settings) is not set.");
+                }
+            }
+        }
+
         var recovered = await _store.RecoverAsync(_campaign.Id, _options.WorkerId, stopToken).ConfigureAwait(false);
         _initial = await _store.GetCountsAsync(_campaign.Id, stopToken).ConfigureAwait(false);
         Touch();
@@ -129,6 +141,10 @@ public sealed class DeliveryEngine
             try
             {
                 stop = await FeedAsync(work.Writer, ledger, claimBatch, halt.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (halt.IsCancellationRequested)
+            {
+                stop = DeliveryStop.Stopped;
             }
             finally
             {
@@ -166,9 +182,12 @@ public sealed class DeliveryEngine
     {
         while (!stopToken.IsCancellationRequested)
         {
-            if (Interlocked.Read(ref _outstanding) < claimBatch)
+            // Refill at half capacity, in one round trip for many rows: never a claim per email.
+            var nothingDue = false;
+            var outstanding = Interlocked.Read(ref _outstanding);
+            if (outstanding <= claimBatch / 2)
             {
-                var items = await _store.ClaimAsync(_campaign.Id, _options.WorkerId, claimBatch, _options.Lease, stopToken).ConfigureAwait(false);
+                var items = await _store.ClaimAsync(_campaign.Id, _options.WorkerId, claimBatch - (int)outstanding, _options.Lease, stopToken).ConfigureAwait(false);
                 if (items.Count > 0)
                 {
                     Interlocked.Add(ref _outstanding, items.Count);
@@ -179,9 +198,11 @@ public sealed class DeliveryEngine
 
                     continue;
                 }
+
+                nothingDue = true;
             }
 
-            if (Interlocked.Read(ref _outstanding) == 0)
+            if (nothingDue && Interlocked.Read(ref _outstanding) == 0)
             {
                 var counts = await _store.GetCountsAsync(_campaign.Id, stopToken).ConfigureAwait(false);
                 if (counts.Pending == 0 && counts.Sending == 0)
@@ -189,24 +210,29 @@ public sealed class DeliveryEngine
                     return DeliveryStop.Completed;
                 }
             }
-            else if (_time.GetUtcNow().Ticks - Interlocked.Read(ref _lastProgressTicks) > _campaign.Delivery.UnreachableTimeout.Ticks
+
+            if (Interlocked.Read(ref _outstanding) > 0
+                && _time.GetUtcNow().Ticks - Interlocked.Read(ref _lastProgressTicks) > _campaign.Delivery.UnreachableTimeout.Ticks
                 && _relays.All(r => r.Breaker.IsOpen || !r.EverConnected))
             {
                 return DeliveryStop.Unreachable;
             }
 
-            // Wait for a finished transaction (which may free a slot or schedule a retry) or for the next due row.
+            // Wait for a finished transaction (which frees a slot or schedules a retry) or for the next due row.
             var wait = TimeSpan.FromMilliseconds(250);
-            var due = await _store.GetNextDueAsync(_campaign.Id, stopToken).ConfigureAwait(false);
-            if (due is { } next)
+            if (nothingDue && await _store.GetNextDueAsync(_campaign.Id, stopToken).ConfigureAwait(false) is { } next)
             {
                 var until = next - _time.GetUtcNow();
-                wait = until < TimeSpan.Zero ? TimeSpan.FromMilliseconds(5) : (until < wait ? until : wait);
+                wait = until < TimeSpan.FromMilliseconds(5) ? TimeSpan.FromMilliseconds(5) : (until < wait ? until : wait);
             }
 
             try
             {
                 await _wake.WaitAsync(wait, stopToken).ConfigureAwait(false);
+                while (_wake.CurrentCount > 0 && _wake.Wait(0, CancellationToken.None))
+                {
+                    // Many finishes may have signalled; one look at the state covers them all.
+                }
             }
             catch (OperationCanceledException)
             {
@@ -358,7 +384,13 @@ public sealed class DeliveryEngine
             var result = await connection.SendAsync(message, _sender, new MailboxAddress((string?)null, item.Email)).ConfigureAwait(false);
             if (result.Kind is AttemptKind.Delivered or AttemptKind.Rejected)
             {
+                relay.Breaker.Success();
                 Touch();
+            }
+            else if (result.ConnectionBroken)
+            {
+                // A relay that keeps dropping connections is taken out of rotation like one that refuses them.
+                relay.Breaker.Failure();
             }
 
             Finish(ledger, Decide(result, item, relay.Options.Name));

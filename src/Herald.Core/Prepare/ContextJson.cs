@@ -10,6 +10,13 @@ namespace Herald.Prepare;
 /// </summary>
 internal static class ContextJson
 {
+    /// <summary>The writer options of <see cref="Rendering.RenderContextSerializer"/>: same bytes for the same values.</summary>
+    public static readonly JsonWriterOptions Options = new()
+    {
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        SkipValidation = true,
+    };
+
     public static void WriteValue(Utf8JsonWriter json, object? value)
     {
         switch (value)
@@ -40,10 +47,10 @@ internal static class ContextJson
                 break;
             case IReadOnlyDictionary<string, object?> map:
                 json.WriteStartObject();
-                foreach (var (name, item) in map)
+                foreach (var name in map.Keys.Order(StringComparer.Ordinal))
                 {
                     json.WritePropertyName(name);
-                    WriteValue(json, item);
+                    WriteValue(json, map[name]);
                 }
 
                 json.WriteEndObject();
@@ -84,7 +91,7 @@ internal static class ContextJson
             {
                 while (_encoded.Count <= index)
                 {
-                    _encoded.Add(JsonEncodedText.Encode(columns[_encoded.Count]));
+                    _encoded.Add(JsonEncodedText.Encode(columns[_encoded.Count], Options.Encoder));
                 }
 
                 return _encoded[index];

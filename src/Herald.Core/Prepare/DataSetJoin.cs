@@ -38,7 +38,7 @@ internal sealed class DataSetJoin : IDisposable
         _options = options;
         _path = path;
         _keys = keys;
-        _name = JsonEncodedText.Encode(options.Name);
+        _name = JsonEncodedText.Encode(options.Name, ContextJson.Options.Encoder);
         _budget = budget;
         _spillDirectory = spillDirectory;
     }
@@ -76,7 +76,7 @@ internal sealed class DataSetJoin : IDisposable
 
         var names = new ContextJson.Names();
         var buffer = new ArrayBufferWriter<byte>(1024);
-        using var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { SkipValidation = true });
+        using var json = new Utf8JsonWriter(buffer, ContextJson.Options);
         var orderKind = OrderKind.None;
         var orderKindRow = 0;
         foreach (var chunk in Prefetch.Chunks(reader.ReadRows(cancellationToken), () => reader.Columns, cancellationToken))

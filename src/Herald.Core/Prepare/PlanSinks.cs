@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text.Json;
 using System.Threading.Channels;
+using Herald.Rendering;
 using Herald.Store;
 
 namespace Herald.Prepare;
@@ -15,7 +16,7 @@ internal sealed class FieldsSerializer(Func<IReadOnlyList<string>> columnNames)
     public ReadOnlyMemory<byte> Serialize(object?[] values, int emailIndex, int idIndex)
     {
         _buffer.ResetWrittenCount();
-        _json ??= new Utf8JsonWriter(_buffer, new JsonWriterOptions { SkipValidation = true });
+        _json ??= new Utf8JsonWriter(_buffer, ContextJson.Options);
         _json.Reset(_buffer);
         _json.WriteStartObject();
         var columns = columnNames();
@@ -89,7 +90,7 @@ internal sealed class PlanWriterSink : IAsyncDisposable
             context = ReadOnlyMemory<byte>.Empty;
         }
 
-        _batch.Entries.Add(new PlanEntry(recipientId, email, _batch.Copy(context.Span), skipReason, PlanMessageIds.Create(_campaignId, recipientId, _fromDomain)));
+        _batch.Entries.Add(new PlanEntry(recipientId, email, _batch.Copy(context.Span), skipReason, MessageIds.Create(_campaignId, recipientId, _fromDomain)));
         return _batch.Entries.Count >= _batchSize ? FlushAsync(cancellationToken) : ValueTask.CompletedTask;
     }
 

@@ -1,0 +1,31 @@
+using System.CommandLine;
+
+namespace Herald.Cli.Commands;
+
+internal static class SendCommand
+{
+    public static Command Create()
+    {
+        var campaign = new Argument<string>("campaign") { Description = "The campaign file (campaign.yml)." };
+        var db = DbOption.Create();
+        var command = new Command("send", "Send a campaign (prepares the plan first when it is missing); resumes where a previous run stopped.")
+        {
+            campaign,
+            db,
+        };
+        command.SetAction((result, _) => CliRunner.RunAsync(async () =>
+        {
+            using var stop = new StopSignal();
+            return await SendRunner.RunAsync(result.GetValue(campaign)!, result.GetValue(db), resetInDoubt: false, stop.Token).ConfigureAwait(false);
+        }));
+        return command;
+    }
+}
+
+internal static class DbOption
+{
+    public static Option<string?> Create() => new("--db")
+    {
+        Description = "The store (SQLite file). Default: $HERALD_DB, else herald.db beside the campaign file.",
+    };
+}

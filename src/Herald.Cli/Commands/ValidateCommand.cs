@@ -1,0 +1,54 @@
+using System.CommandLine;
+using Herald.Recipients;
+using Herald.Tracking;
+
+namespace Herald.Cli.Commands;
+
+/// <summary><c>herald validate CAMPAIGN.yml</c>: checks config, templates and recipients; sends nothing.</summary>
+internal static class ValidateCommand
+{
+    public static Command Create()
+    {
+        var file = new Argument<string>("CAMPAIGN") { Description = "The campaign file (campaign.yml)." };
+        var command = new Command("validate", "Check a campaign's config, templates and recipients; nothing is sent.") { file };
+        command.SetAction((ParseResult result, CancellationToken cancellationToken) =>
+            CliRunner.Run(() => Run(result.GetValue(file)!, Console.Out, cancellationToken)));
+        return command;
+    }
+
+    internal static int Run(string path, TextWriter output, CancellationToken cancellationToken)
+    {
+        // Validation signs nothing that leaves the machine: a throwaway key keeps it from creating the key file.
+        var signer = new TokenSigner(new byte[32]);
+        var session = CampaignSession.Open(path, signer, cancellationToken);
+        long ok = 0, invalid = 0, duplicate = 0;
+        using (var list = RecipientList.Open(session.Campaign.RecipientsPath))
+        {
+            foreach (var entry in list.Read(cancellationToken))
+            {
+                switch (entry.Status)
+                {
+                    case RecipientStatus.Ok:
+                        ok++;
+                        break;
+                    case RecipientStatus.Invalid:
+                        invalid++;
+                        output.WriteLine($"{list.Path}:{entry.Row}: skipped: {entry.Reason}");
+                        break;
+                    default:
+                        duplicate++;
+                        output.WriteLine($"{list.Path}:{entry.Row}: skipped: {entry.Reason}");
+                        break;
+                }
+            }
+        }
+
+        if (ok == 0)
+        {
+            throw new CampaignException(new Problem(Campaigns.DisplayPath.For(session.Campaign.RecipientsPath), 0, 0, "no deliverable recipient"));
+        }
+
+        output.WriteLine($"ok: campaign '{session.Campaign.Id}' is sound: {ok} recipients, {invalid} invalid and {duplicate} duplicate rows skipped, {session.Compiled.Links} tracked links.");
+        return CliRunner.Ok;
+    }
+}

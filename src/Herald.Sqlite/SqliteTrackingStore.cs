@@ -1,0 +1,284 @@
+using System.Runtime.CompilerServices;
+using System.Text.Json;
+using Herald.Store;
+using Microsoft.Data.Sqlite;
+
+namespace Herald.Sqlite;
+
+/// <summary>
+/// The tracking tables (events, suppressions) in the SQLite file that also holds the delivery ledger. Opened by path;
+/// WAL so the tracking server writes while <c>herald send</c> and <c>herald report</c> read; connections are pooled.
+/// </summary>
+public sealed partial class SqliteTrackingStore : ITrackingStore
+{
+    private const int SchemaVersion = 1;
+    private readonly string _connectionString;
+    private readonly string _path;
+
+    public SqliteTrackingStore(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        _path = path;
+        _connectionString = new SqliteConnectionStringBuilder
+        {
+            DataSource = path,
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            Pooling = true,
+            DefaultTimeout = 30,
+        }.ToString();
+    }
+
+    public string Path => _path;
+
+    public async Task MigrateAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await ExecuteAsync(connection, "PRAGMA journal_mode=WAL;", cancellationToken).ConfigureAwait(false);
+        await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        await ExecuteAsync(connection, """
+            CREATE TABLE IF NOT EXISTS tracking_schema (version INTEGER NOT NULL);
+            CREATE TABLE IF NOT EXISTS tracking_events (
+                id BLOB NOT NULL PRIMARY KEY,
+                at INTEGER NOT NULL,
+                kind INTEGER NOT NULL,
+                campaign TEXT NOT NULL,
+                recipient TEXT NOT NULL,
+                link INTEGER NOT NULL,
+                target TEXT,
+                method TEXT NOT NULL,
+                user_agent TEXT,
+                client_net TEXT,
+                flags INTEGER NOT NULL
+            ) WITHOUT ROWID;
+            CREATE INDEX IF NOT EXISTS tracking_events_by_recipient ON tracking_events (campaign, recipient);
+            CREATE TABLE IF NOT EXISTS suppressions (
+                email TEXT NOT NULL PRIMARY KEY,
+                reason TEXT NOT NULL,
+                campaign TEXT,
+                at INTEGER NOT NULL
+            ) WITHOUT ROWID;
+            """, cancellationToken, transaction).ConfigureAwait(false);
+
+        await using (var check = connection.CreateCommand())
+        {
+            check.Transaction = transaction;
+            check.CommandText = "SELECT MAX(version) FROM tracking_schema;";
+            var current = await check.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
+            if (current is long version && version > SchemaVersion)
+            {
+                throw new StoreException($"{_path}: the tracking tables have schema version {version}; this herald knows {SchemaVersion}. Upgrade herald.");
+            }
+
+            if (current is null or DBNull)
+            {
+                check.CommandText = $"INSERT INTO tracking_schema (version) VALUES ({SchemaVersion});";
+                await check.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<int> AppendEventsAsync(IReadOnlyList<TrackingEvent> events, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(events);
+        if (events.Count == 0)
+        {
+            return 0;
+        }
+
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+
+        // Many rows per statement: the per-statement cost of the provider dominates single-row inserts, and the
+        // writer shares two cores with the request handlers.
+        var added = 0;
+        var full = events.Count / RowsPerInsert;
+        if (full > 0)
+        {
+            await using var wide = CreateInsert(connection, transaction, RowsPerInsert);
+            for (var chunk = 0; chunk < full; chunk++)
+            {
+                Bind(wide, events, chunk * RowsPerInsert, RowsPerInsert);
+                added += await wide.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        var rest = events.Count - (full * RowsPerInsert);
+        if (rest > 0)
+        {
+            await using var tail = CreateInsert(connection, transaction, rest);
+            Bind(tail, events, full * RowsPerInsert, rest);
+            added += await tail.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        List<SuppressionEntry>? unsubscribes = null;
+        foreach (var e in events)
+        {
+            if (e.Kind == TrackingEventKind.Unsubscribe)
+            {
+                var email = e.Email ?? await FindLedgerEmailAsync(connection, transaction, e.CampaignId, e.RecipientId, cancellationToken).ConfigureAwait(false);
+                if (email is not null)
+                {
+                    (unsubscribes ??= []).Add(new SuppressionEntry(email, SuppressionReason.Unsubscribed, e.CampaignId, e.At));
+                }
+            }
+        }
+
+        if (unsubscribes is not null)
+        {
+            await InsertSuppressionsAsync(connection, transaction, unsubscribes, cancellationToken).ConfigureAwait(false);
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return added;
+    }
+
+    private const int RowsPerInsert = 64;
+    private const int ColumnsPerRow = 11;
+
+    private static SqliteCommand CreateInsert(SqliteConnection connection, SqliteTransaction transaction, int rows)
+    {
+        var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        var sql = new System.Text.StringBuilder(
+            "INSERT INTO tracking_events (id, at, kind, campaign, recipient, link, target, method, user_agent, client_net, flags) VALUES ");
+        for (var row = 0; row < rows; row++)
+        {
+            sql.Append(row == 0 ? "(" : ",(");
+            for (var column = 0; column < ColumnsPerRow; column++)
+            {
+                var name = $"$p{(row * ColumnsPerRow) + column}";
+                sql.Append(column == 0 ? string.Empty : ",").Append(name);
+                command.Parameters.Add(new SqliteParameter { ParameterName = name });
+            }
+
+            sql.Append(')');
+        }
+
+        sql.Append(" ON CONFLICT (id) DO NOTHING;");
+        command.CommandText = sql.ToString();
+        command.Prepare();
+        return command;
+    }
+
+    private static void Bind(SqliteCommand command, IReadOnlyList<TrackingEvent> events, int start, int rows)
+    {
+        var parameters = command.Parameters;
+        for (var row = 0; row < rows; row++)
+        {
+            var e = events[start + row];
+            var p = row * ColumnsPerRow;
+            parameters[p].Value = e.Id.ToByteArray(bigEndian: true);
+            parameters[p + 1].Value = e.At.UtcTicks;
+            parameters[p + 2].Value = (int)e.Kind;
+            parameters[p + 3].Value = e.CampaignId;
+            parameters[p + 4].Value = e.RecipientId;
+            parameters[p + 5].Value = e.LinkNumber;
+            parameters[p + 6].Value = (object?)e.Target ?? DBNull.Value;
+            parameters[p + 7].Value = e.Method;
+            parameters[p + 8].Value = (object?)e.UserAgent ?? DBNull.Value;
+            parameters[p + 9].Value = (object?)e.ClientNetwork ?? DBNull.Value;
+            parameters[p + 10].Value = (int)e.Flags;
+        }
+    }
+
+    public async IAsyncEnumerable<TrackingEvent> ReadEventsAsync(string campaignId, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = connection.CreateCommand();
+        command.CommandText = """
+            SELECT id, at, kind, recipient, link, target, method, user_agent, client_net, flags
+            FROM tracking_events WHERE campaign = $campaign ORDER BY recipient, at, id;
+            """;
+        command.Parameters.AddWithValue("$campaign", campaignId);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            yield return new TrackingEvent(
+                new Guid((byte[])reader.GetValue(0), bigEndian: true),
+                new DateTimeOffset(reader.GetInt64(1), TimeSpan.Zero),
+                (TrackingEventKind)reader.GetInt32(2),
+                campaignId,
+                reader.GetString(3),
+                reader.GetInt32(4),
+                reader.IsDBNull(5) ? null : reader.GetString(5),
+                reader.GetString(6),
+                reader.IsDBNull(7) ? null : reader.GetString(7),
+                reader.IsDBNull(8) ? null : reader.GetString(8),
+                (EventFlags)reader.GetInt32(9));
+        }
+    }
+
+    public async Task<EventCounts> GetEventCountsAsync(string campaignId, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT kind, COUNT(*) FROM tracking_events WHERE campaign = $campaign GROUP BY kind;";
+        command.Parameters.AddWithValue("$campaign", campaignId);
+        long opens = 0, clicks = 0, unsubscribes = 0;
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            var count = reader.GetInt64(1);
+            switch ((TrackingEventKind)reader.GetInt32(0))
+            {
+                case TrackingEventKind.Open: opens = count; break;
+                case TrackingEventKind.Click: clicks = count; break;
+                case TrackingEventKind.Unsubscribe: unsubscribes = count; break;
+                default: break;
+            }
+        }
+
+        return new EventCounts(opens, clicks, unsubscribes);
+    }
+
+    public async Task<IReadOnlyList<string>> ListEventCampaignsAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT DISTINCT campaign FROM tracking_events ORDER BY campaign;";
+        var result = new List<string>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            result.Add(reader.GetString(0));
+        }
+
+        return result;
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        // Pooled connections stay open for the process; clearing the pool releases the file (tests delete it).
+        using var connection = new SqliteConnection(_connectionString);
+        SqliteConnection.ClearPool(connection);
+        return ValueTask.CompletedTask;
+    }
+
+    private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
+    {
+        var connection = new SqliteConnection(_connectionString);
+        try
+        {
+            await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+            await ExecuteAsync(connection, "PRAGMA busy_timeout=5000; PRAGMA synchronous=NORMAL;", cancellationToken).ConfigureAwait(false);
+            return connection;
+        }
+        catch (SqliteException ex)
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+            throw new StoreException($"{_path}: cannot open the store: {ex.Message}", ex);
+        }
+    }
+
+    private static async Task ExecuteAsync(SqliteConnection connection, string sql, CancellationToken cancellationToken, SqliteTransaction? transaction = null)
+    {
+        await using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = sql;
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private static string ToJson(IEnumerable<string> values) => JsonSerializer.Serialize(values);
+}

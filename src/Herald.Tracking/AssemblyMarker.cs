@@ -1,5 +1,0 @@
-namespace Herald.Tracking;
-
-internal static class AssemblyMarker
-{
-}

@@ -1,0 +1,212 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text;
+using Herald.Store;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.Routing;
+
+namespace Herald.Tracking;
+
+/// <summary>The public endpoints every email links to: <c>/c</c> clicks, <c>/o</c> opens, <c>/u</c> unsubscribes.</summary>
+internal static class TrackingEndpoints
+{
+    private const int MaxUserAgent = 512;
+
+    // The smallest transparent 1x1 GIF.
+    private static readonly byte[] Pixel = Convert.FromBase64String("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7");
+
+    public static void Map(IEndpointRouteBuilder app)
+    {
+        app.MapMethods("/c/{token}", [HttpMethods.Get, HttpMethods.Head], ClickAsync);
+        app.MapMethods("/o/{token}", [HttpMethods.Get, HttpMethods.Head], OpenAsync);
+        app.MapGet("/u/{token}", UnsubscribePage);
+        app.MapPost("/u/{token}", UnsubscribeAsync);
+        app.MapGet("/healthz", () => TypedResults.Text("ok"));
+        app.MapGet("/metrics", (PrometheusExporter exporter) => TypedResults.Text(exporter.Render(), "text/plain; version=0.0.4; charset=utf-8"));
+    }
+
+    public static async Task<Results<RedirectHttpResult, ProblemHttpResult>> ClickAsync(
+        string token, HttpContext context, TokenSigner signer, CampaignDirectory campaigns, EventPipeline events, TrackingMetrics metrics)
+    {
+        var started = Stopwatch.GetTimestamp();
+        if (!signer.TryVerify(token, out var verified) || verified.Kind != TokenKind.Click || !IsSafeTarget(verified.Target, out var target)
+            || !await campaigns.IsKnownAsync(verified.CampaignId, context.RequestAborted).ConfigureAwait(false))
+        {
+            metrics.Request(Endpoint.Click, ok: false);
+            return NotFound();
+        }
+
+        events.Record(CreateEvent(TrackingEventKind.Click, verified, context));
+        context.Response.Headers.CacheControl = "no-store";
+        context.Response.Headers["Referrer-Policy"] = "no-referrer";
+        metrics.Request(Endpoint.Click, ok: true);
+        metrics.RedirectTime(started);
+        return TypedResults.Redirect(target);
+    }
+
+    public static async Task<Results<FileContentHttpResult, ProblemHttpResult>> OpenAsync(
+        string token, HttpContext context, TokenSigner signer, CampaignDirectory campaigns, EventPipeline events, TrackingMetrics metrics)
+    {
+        if (!signer.TryVerify(token, out var verified) || verified.Kind != TokenKind.Open
+            || !await campaigns.IsKnownAsync(verified.CampaignId, context.RequestAborted).ConfigureAwait(false))
+        {
+            metrics.Request(Endpoint.Open, ok: false);
+            return NotFound();
+        }
+
+        events.Record(CreateEvent(TrackingEventKind.Open, verified, context));
+        context.Response.Headers.CacheControl = "no-store, no-cache, must-revalidate, private";
+        context.Response.Headers.Pragma = "no-cache";
+        metrics.Request(Endpoint.Open, ok: true);
+        return TypedResults.File(Pixel, "image/gif");
+    }
+
+    /// <summary>GET only shows a confirmation page: mail scanners follow links, and a GET must change nothing.</summary>
+    public static async Task<Results<ContentHttpResult, ProblemHttpResult>> UnsubscribePage(
+        string token, HttpContext context, TokenSigner signer, CampaignDirectory campaigns, TrackingMetrics metrics)
+    {
+        if (!signer.TryVerify(token, out var verified) || verified.Kind != TokenKind.Unsubscribe
+            || !await campaigns.IsKnownAsync(verified.CampaignId, context.RequestAborted).ConfigureAwait(false))
+        {
+            metrics.Request(Endpoint.Unsubscribe, ok: false);
+            return NotFound();
+        }
+
+        metrics.Request(Endpoint.Unsubscribe, ok: true);
+        var action = WebUtility.HtmlEncode("/u/" + token);
+        return TypedResults.Content(Page("Unsubscribe", $"""
+            <h1>Unsubscribe</h1>
+            <p>Do you want to stop receiving these emails?</p>
+            <form method="post" action="{action}">
+              <input type="hidden" name="List-Unsubscribe" value="One-Click">
+              <button type="submit" id="unsubscribe">Unsubscribe</button>
+            </form>
+            """), "text/html; charset=utf-8");
+    }
+
+    /// <summary>RFC 8058 one-click (and the page's button): no cookie, no login; idempotent; 200, never a redirect.</summary>
+    public static async Task<Results<ContentHttpResult, ProblemHttpResult>> UnsubscribeAsync(
+        string token, HttpContext context, TokenSigner signer, CampaignDirectory campaigns, EventPipeline events, TrackingMetrics metrics)
+    {
+        if (!signer.TryVerify(token, out var verified) || verified.Kind != TokenKind.Unsubscribe
+            || !await campaigns.IsKnownAsync(verified.CampaignId, context.RequestAborted).ConfigureAwait(false))
+        {
+            metrics.Request(Endpoint.Unsubscribe, ok: false);
+            return NotFound();
+        }
+
+        var body = await ReadOneClickAsync(context.Request).ConfigureAwait(false);
+        if (body is not null)
+        {
+            metrics.Request(Endpoint.Unsubscribe, ok: false);
+            return body;
+        }
+
+        events.Record(CreateEvent(TrackingEventKind.Unsubscribe, verified, context));
+        metrics.Request(Endpoint.Unsubscribe, ok: true);
+        return TypedResults.Content(Page("Unsubscribed", "<h1>You are unsubscribed</h1><p>You will not receive these emails any more.</p>"),
+            "text/html; charset=utf-8");
+    }
+
+    internal static ProblemHttpResult NotFound() =>
+        TypedResults.Problem(new ProblemDetails
+        {
+            Status = StatusCodes.Status404NotFound,
+            Title = "Not found",
+            Detail = "This link is not valid.",
+        });
+
+    private static async Task<ProblemHttpResult?> ReadOneClickAsync(HttpRequest request)
+    {
+        try
+        {
+            if (request.ContentLength > request.HttpContext.RequestServices.GetRequiredService<TrackingServerOptions>().MaxRequestBodyBytes)
+            {
+                return TooLarge();
+            }
+
+            string? value;
+            if (request.HasFormContentType)
+            {
+                var form = await request.ReadFormAsync(request.HttpContext.RequestAborted).ConfigureAwait(false);
+                value = form["List-Unsubscribe"];
+            }
+            else
+            {
+                using var reader = new StreamReader(request.Body, Encoding.UTF8);
+                var text = await reader.ReadToEndAsync(request.HttpContext.RequestAborted).ConfigureAwait(false);
+                value = Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(text.Trim()).TryGetValue("List-Unsubscribe", out var v) ? v.ToString() : null;
+            }
+
+            return string.Equals(value, "One-Click", StringComparison.Ordinal)
+                ? null
+                : TypedResults.Problem(new ProblemDetails
+                {
+                    Status = StatusCodes.Status400BadRequest,
+                    Title = "Bad request",
+                    Detail = "Expected the body List-Unsubscribe=One-Click (RFC 8058).",
+                });
+        }
+        catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            return TooLarge();
+        }
+        catch (InvalidDataException)
+        {
+            // The form reader's own limits (value or key counts and lengths).
+            return TooLarge();
+        }
+    }
+
+    private static ProblemHttpResult TooLarge() =>
+        TypedResults.Problem(new ProblemDetails { Status = StatusCodes.Status413PayloadTooLarge, Title = "Request body too large" });
+
+    private static bool IsSafeTarget(string? target, out string safe)
+    {
+        // Only absolute http(s) targets: a signed token never turns us into a redirect to javascript: or data:.
+        safe = string.Empty;
+        if (target is null || !Uri.TryCreate(target, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
+        {
+            return false;
+        }
+
+        safe = uri.AbsoluteUri;
+        return true;
+    }
+
+    private static TrackingEvent CreateEvent(TrackingEventKind kind, TrackingToken token, HttpContext context)
+    {
+        var request = context.Request;
+        var address = context.Connection.RemoteIpAddress;
+        string? userAgent = request.Headers.UserAgent;
+        if (userAgent is { Length: > MaxUserAgent })
+        {
+            userAgent = userAgent[..MaxUserAgent];
+        }
+
+        return new TrackingEvent(
+            Guid.CreateVersion7(),
+            DateTimeOffset.UtcNow,
+            kind,
+            token.CampaignId,
+            token.RecipientId,
+            token.LinkNumber,
+            kind == TrackingEventKind.Click ? token.Target : null,
+            request.Method,
+            userAgent,
+            ClientNetwork.Truncate(address),
+            BotClassifier.Classify(kind, request.Method, userAgent, address));
+    }
+
+    internal static string Page(string title, string body) => $"""
+        <!doctype html>
+        <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+        <title>{WebUtility.HtmlEncode(title)}</title>
+        <style>body{"{"}font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem;color:#222{"}"}
+        button{"{"}font-size:1rem;padding:.5rem 1.2rem{"}"}</style></head>
+        <body>{body}</body></html>
+        """;
+}

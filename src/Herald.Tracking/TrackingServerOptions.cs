@@ -1,0 +1,45 @@
+using Herald.Store;
+
+namespace Herald.Tracking;
+
+/// <summary>Everything <see cref="TrackingServer.Build"/> needs; the CLI fills it from flags and the environment.</summary>
+public sealed class TrackingServerOptions
+{
+    /// <summary>Verifies tokens (the same secret as the sender that created them).</summary>
+    public required TokenSigner Signer { get; init; }
+
+    /// <summary>Where events and suppressions go.</summary>
+    public required ITrackingStore Store { get; init; }
+
+    /// <summary>The delivery ledger: campaign list, funnel, unknown-campaign check. Null: every signed campaign is accepted.</summary>
+    public IDeliveryStore? Ledger { get; init; }
+
+    /// <summary>Append-only file that keeps events while the store is unavailable; replayed on start and recovery.</summary>
+    public required string SpoolPath { get; init; }
+
+    /// <summary>Addresses to listen on, for example <c>http://127.0.0.1:8080</c>; port 0 picks a free port.</summary>
+    public IReadOnlyList<string> Urls { get; init; } = ["http://127.0.0.1:8080"];
+
+    /// <summary>The dashboard's password; null disables the dashboard (tracking endpoints stay up).</summary>
+    public string? DashboardToken { get; init; }
+
+    /// <summary>Longest time an event waits in memory before it is written (the bound is 1 s).</summary>
+    public TimeSpan FlushInterval { get; init; } = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>Most events per store transaction.</summary>
+    public int MaxBatch { get; init; } = 10_000;
+
+    /// <summary>How long to wait before trying a failed store again.</summary>
+    public TimeSpan StoreRetryInterval { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Largest request body accepted (unsubscribe posts and the login form are tiny).</summary>
+    public long MaxRequestBodyBytes { get; init; } = 16 * 1024;
+
+    /// <summary>Bot rules applied by reports and the dashboard.</summary>
+    public EngagementOptions Engagement { get; init; } = new();
+
+    /// <summary>How often, at most, the known-campaign list is reloaded after a miss.</summary>
+    public TimeSpan CampaignRefreshInterval { get; init; } = TimeSpan.FromSeconds(1);
+
+    public TimeProvider Time { get; init; } = TimeProvider.System;
+}

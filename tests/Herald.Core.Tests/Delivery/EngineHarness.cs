@@ -1,0 +1,153 @@
+using System.Text;
+using Herald.Campaigns;
+using Herald.Core.Tests.Smtp;
+using Herald.Delivery;
+using Herald.Rendering;
+using Herald.Sqlite;
+using Herald.Store;
+using MimeKit;
+
+namespace Herald.Core.Tests.Delivery;
+
+/// <summary>A planned campaign in a temporary SQLite store, sent through scriptable relays.</summary>
+internal sealed class EngineHarness : IAsyncDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("herald-engine-").FullName;
+
+    public SqliteDeliveryStore Store { get; private set; } = null!;
+
+    public string DbPath => Path.Combine(_dir, "herald.db");
+
+    public static async Task<EngineHarness> CreateAsync(int recipients)
+    {
+        var harness = new EngineHarness();
+        harness.Store = await SqliteDeliveryStore.OpenAsync(harness.DbPath, TestContext.Current.CancellationToken);
+        await using var writer = await harness.Store.BeginPlanAsync("test", "f", TestContext.Current.CancellationToken);
+        var entries = Enumerable.Range(0, recipients)
+            .Select(i => new PlanEntry($"r{i}", Address(i), Encoding.UTF8.GetBytes("{}"), null, $"<r{i}.test@shop.example.com>"))
+            .ToList();
+        await writer.AddAsync(entries, TestContext.Current.CancellationToken);
+        await writer.CommitAsync(TestContext.Current.CancellationToken);
+        return harness;
+    }
+
+    public static string Address(int i) => $"user{i}@example.com";
+
+    public static Campaign Campaign(params int[] relayPorts) => Campaign(null, relayPorts);
+
+    public static Campaign Campaign(Action<CampaignTuning>? tune, params int[] relayPorts)
+    {
+        var tuning = new CampaignTuning();
+        tune?.Invoke(tuning);
+        return new Campaign
+        {
+            Id = "test",
+            FilePath = "/tmp/test/campaign.yml",
+            From = MailboxAddress.Parse("Shop <news@shop.example.com>"),
+            Subject = "hi",
+            HtmlPath = "/tmp/test/body.html",
+            RecipientsPath = "/tmp/test/recipients.csv",
+            Tracking = new TrackingOptions { BaseUrl = "https://t.example.com" },
+            PostalAddress = "1 Market St",
+            Relays = relayPorts.Select(p => new RelayOptions
+            {
+                Url = new Uri($"smtp://127.0.0.1:{p}"),
+                Connections = tuning.Connections,
+                StartTls = StartTlsMode.None,
+            }).ToList(),
+            Retry = new RetryPolicy
+            {
+                MaxAttempts = tuning.MaxAttempts,
+                InitialBackoff = TimeSpan.FromMilliseconds(20),
+                MaxBackoff = TimeSpan.FromMilliseconds(100),
+                GiveUpAfter = TimeSpan.FromMinutes(5),
+            },
+            Delivery = new DeliveryOptions
+            {
+                ConnectTimeout = TimeSpan.FromSeconds(5),
+                CommandTimeout = TimeSpan.FromSeconds(10),
+                FinalReplyTimeout = tuning.FinalReplyTimeout,
+                BreakerFailures = 2,
+                BreakerCooldown = TimeSpan.FromMilliseconds(100),
+                UnreachableTimeout = tuning.UnreachableTimeout,
+            },
+        };
+    }
+
+    public async Task<DeliveryResult> SendAsync(Campaign campaign, IMessageFactory? factory = null, ISuppressionList? suppression = null)
+    {
+        var engine = new DeliveryEngine(campaign, Store, factory ?? new TestMessageFactory(), suppression);
+        return await engine.RunAsync(TestContext.Current.CancellationToken);
+    }
+
+    public async Task<RecipientRecord> RecordAsync(int i)
+    {
+        await foreach (var record in Store.ReadRecipientsAsync("test", TestContext.Current.CancellationToken))
+        {
+            if (record.Email == Address(i))
+            {
+                return record;
+            }
+        }
+
+        throw new InvalidOperationException($"no recipient {i}");
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Store.DisposeAsync();
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        Directory.Delete(_dir, recursive: true);
+    }
+}
+
+internal sealed class CampaignTuning
+{
+    public int Connections { get; set; } = 2;
+
+    public int MaxAttempts { get; set; } = 4;
+
+    public TimeSpan FinalReplyTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    public TimeSpan UnreachableTimeout { get; set; } = TimeSpan.FromSeconds(30);
+}
+
+/// <summary>A small message per recipient; the renderer has its own tests.</summary>
+internal sealed class TestMessageFactory : IMessageFactory
+{
+    public Func<WorkItem, MimeMessage?>? Override { get; init; }
+
+    public static MimeMessage Large(WorkItem item, int bytes)
+    {
+        var message = Plain(item, "");
+        message.Body = new TextPart("plain")
+        {
+            Content = new MimeContent(new MemoryStream(System.Text.Encoding.ASCII.GetBytes(string.Concat(Enumerable.Repeat(new string('y', 998) + "\r\n", bytes / 1000))))),
+            ContentTransferEncoding = ContentEncoding.SevenBit,
+        };
+        return message;
+    }
+
+    public MimeMessage Create(WorkItem item)
+    {
+        if (Override?.Invoke(item) is { } custom)
+        {
+            return custom;
+        }
+
+        return Plain(item, new string('x', 2000));
+    }
+
+    private static MimeMessage Plain(WorkItem item, string filler)
+    {
+        var message = new MimeMessage
+        {
+            MessageId = item.MessageId.Trim('<', '>'),
+            Subject = "Spring picks",
+            Body = new TextPart("plain") { Text = $"Hello {item.RecipientId}\r\n{filler}\r\n" },
+        };
+        message.From.Add(MailboxAddress.Parse("news@shop.example.com"));
+        message.To.Add(MailboxAddress.Parse(item.Email));
+        return message;
+    }
+}
