@@ -117,5 +117,34 @@ public sealed class PrepareCommandTests : IDisposable
         Assert.Equal(4, counts.Total);
     }
 
+    [Fact]
+    public async Task Prepare_failing_after_rows_reached_the_store_leaves_the_previous_plan()
+    {
+        var db = Path.Combine(_dir, "plan.db");
+        await PrepareCommand.RunAsync(Campaign, db, json: true, "512MB", new StringWriter(), Ct);
+        await using (var before = await SqliteDeliveryStore.OpenAsync(db, Ct))
+        {
+            Assert.Equal(4, (await before.GetCountsAsync("spring", Ct)).Total);
+        }
+
+        // No data sets: one fused pass straight into the plan writer; 5,000 good rows (more than one batch reach the
+        // writer) and then a ragged row.
+        var rows = new StringBuilder("email,first_name,id\n");
+        for (var i = 0; i < 5000; i++)
+        {
+            rows.Append(System.Globalization.CultureInfo.InvariantCulture, $"u{i}@example.com,U,{i}\n");
+        }
+
+        rows.Append("late@example.com,too,many,fields\n");
+        Write("recipients.csv", rows.ToString());
+        File.WriteAllText(Campaign, File.ReadAllText(Campaign)[..File.ReadAllText(Campaign).IndexOf("data:", StringComparison.Ordinal)]);
+
+        var ex = await Assert.ThrowsAsync<CampaignException>(() => PrepareCommand.RunAsync(Campaign, db, false, "512MB", new StringWriter(), Ct));
+
+        Assert.Equal(5001, ex.Problems[0].Line);
+        await using var store = await SqliteDeliveryStore.OpenAsync(db, Ct);
+        Assert.Equal(4, (await store.GetCountsAsync("spring", Ct)).Total);
+    }
+
     private void Write(string name, string content) => File.WriteAllText(Path.Combine(_dir, name), content, new UTF8Encoding(false));
 }
