@@ -1,10 +1,10 @@
-using Herald.Campaigns;
 using System.CommandLine;
 using System.CommandLine.Parsing;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
+using Herald.Campaigns;
 using Herald.Cli.Sink;
 
 namespace Herald.Cli.Commands;
