@@ -75,6 +75,24 @@ public sealed class PrepareCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Prepare_skips_addresses_on_the_stores_suppression_list()
+    {
+        var db = Path.Combine(_dir, "plan.db");
+        await using (var tracking = new SqliteTrackingStore(db))
+        {
+            await tracking.MigrateAsync(Ct);
+            await tracking.AddSuppressionsAsync([new SuppressionEntry("c@example.com", SuppressionReason.Manual, null, DateTimeOffset.UnixEpoch)], Ct);
+        }
+
+        var output = new StringWriter();
+        await PrepareCommand.RunAsync(Campaign, db, json: true, "512MB", output, Ct);
+
+        using var manifest = JsonDocument.Parse(output.ToString());
+        Assert.Equal(1, manifest.RootElement.GetProperty("skipped").GetProperty("suppressed").GetInt64());
+        Assert.Equal(1, manifest.RootElement.GetProperty("deliverable").GetInt64());
+    }
+
+    [Fact]
     public async Task Prepare_prints_a_readable_summary_without_json()
     {
         var output = new StringWriter();
