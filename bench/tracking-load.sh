@@ -2,13 +2,13 @@
 # Load test of `herald serve`'s click redirect (GET /c/{token}) with wrk, on loopback, for a bounded time.
 # Builds Release, starts the server on a free port over a temp store, runs wrk --latency, stops the server
 # (SIGTERM flushes the buffer), then checks that the store holds exactly as many clicks as the server redirected.
-# Usage: bench/tracking-load.sh            (env: DURATION=10s THREADS=2 CONNECTIONS=64)
+# Usage: bench/tracking-load.sh            (env: DURATION=10s THREADS=1 CONNECTIONS=32; a second wrk thread competes with the server for the 2 cores)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DURATION=${DURATION:-10s}
-THREADS=${THREADS:-2}
-CONNECTIONS=${CONNECTIONS:-64}
+THREADS=${THREADS:-1}
+CONNECTIONS=${CONNECTIONS:-32}
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 1; }
 command -v sqlite3 >/dev/null || { echo "sqlite3 is not installed (apt-get install sqlite3)" >&2; exit 1; }
 
