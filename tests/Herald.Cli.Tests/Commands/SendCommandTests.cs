@@ -135,6 +135,103 @@ public sealed class SendCommandTests : IDisposable
         Assert.Contains("--accept-duplicates", run.Err, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Send_stops_gracefully_on_SIGINT_and_the_next_run_finishes_the_campaign()
+    {
+        const int recipients = 200;
+        var log = Path.Combine(_dir, "sink.log");
+        using var sink = HeraldProcess.Start(null, "sink", "--port", "0", "--log", log, "--delay", "40ms");
+        try
+        {
+            var port = await HeraldProcess.ReadSinkPortAsync(sink);
+            var campaign = HeraldProcess.WriteCampaign(Path.Combine(_dir, "c"), recipients, port, 2);
+            using (var send = HeraldProcess.Start(null, "send", campaign))
+            {
+                try
+                {
+                    var deadline = DateTime.UtcNow + Bound;
+                    while (LogLines(log).Length < 10)
+                    {
+                        Assert.True(DateTime.UtcNow < deadline, "the first run never got going");
+                        Thread.Sleep(5);
+                    }
+
+                    using (var interrupt = System.Diagnostics.Process.Start("kill", ["-INT", send.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+                    {
+                        await interrupt.WaitForExitAsync(Ct);
+                    }
+
+                    await send.WaitForExitAsync(Ct).WaitAsync(Bound, Ct);
+                    Assert.Equal(2, send.ExitCode);
+                }
+                finally
+                {
+                    HeraldProcess.KillQuietly(send);
+                }
+            }
+
+            // Graceful: the transactions in flight finished and were recorded; nothing is left sending or in doubt.
+            var states = ReadStates(Path.Combine(_dir, "c", "herald.db"));
+            Assert.DoesNotContain(states.Values, s => s is 1 or 4);
+            Assert.Equal(LogLines(log).Length, states.Values.Count(s => s == 2));
+            Assert.InRange(states.Values.Count(s => s == 0), 1, recipients - 10);
+
+            var again = await HeraldProcess.RunAsync(Bound, "send", campaign);
+            Assert.True(again.Code == 0, again.Out + again.Err);
+            Assert.Equal(recipients, LogLines(log).Length);
+            Assert.Equal(recipients, LogLines(log).Select(l => l.Split('\t')[2]).Distinct().Count());
+        }
+        finally
+        {
+            HeraldProcess.KillQuietly(sink);
+        }
+    }
+
+    [Fact]
+    public async Task Retry_in_doubt_with_accept_duplicates_sends_those_recipients_again()
+    {
+        var log = Path.Combine(_dir, "sink.log");
+        using var sink = HeraldProcess.Start(null, "sink", "--port", "0", "--log", log);
+        try
+        {
+            var port = await HeraldProcess.ReadSinkPortAsync(sink);
+            var campaign = HeraldProcess.WriteCampaign(Path.Combine(_dir, "c"), 5, port, 1);
+            Assert.Equal(0, (await HeraldProcess.RunAsync(Bound, "send", campaign)).Code);
+            var db = Path.Combine(_dir, "c", "herald.db");
+            // As if the connection had dropped after user3's final dot.
+            using (var connection = new SqliteConnection($"Data Source={db};Pooling=False"))
+            {
+                connection.Open();
+                using var command = connection.CreateCommand();
+                command.CommandText = "UPDATE recipients SET state = 4 WHERE email = 'user3@example.com'";
+                Assert.Equal(1, command.ExecuteNonQuery());
+            }
+
+            Assert.Equal(0, (await HeraldProcess.RunAsync(Bound, "send", campaign)).Code);
+            Assert.Equal(5, LogLines(log).Length);
+
+            var retry = await HeraldProcess.RunAsync(Bound, "retry", campaign, "--in-doubt", "--accept-duplicates");
+
+            Assert.True(retry.Code == 0, retry.Out + retry.Err);
+            Assert.Equal(2, LogLines(log).Count(l => l.Split('\t')[2] == "user3@example.com"));
+            Assert.All(ReadStates(db).Values, s => Assert.Equal(2, s));
+        }
+        finally
+        {
+            HeraldProcess.KillQuietly(sink);
+        }
+    }
+
+    [Fact]
+    public async Task Demo_sends_every_recipient_to_its_in_process_sink()
+    {
+        var run = await HeraldProcess.RunAsync(Bound, "demo", "--recipients", "150");
+
+        Assert.True(run.Code == 0, run.Out + run.Err);
+        Assert.Contains("sent=150 failed=0 in_doubt=0", run.Out, StringComparison.Ordinal);
+        Assert.Contains("the capture sink received 150 message(s)", run.Out, StringComparison.Ordinal);
+    }
+
     private static string[] LogLines(string path)
     {
         if (!File.Exists(path))
