@@ -152,11 +152,13 @@ public sealed class CompiledCampaign : IMessageFactory
         var message = new MimeMessage((IEnumerable<Header>)[]);
         try
         {
-            message.From.Add(Campaign.From);
+            // Fresh address objects: an address list subscribes to its items' Changed events, so adding the campaign's
+            // shared MailboxAddress would root every message ever built through that handler (a leak of the whole tree).
+            message.From.Add(new MailboxAddress(Campaign.From.Name, Campaign.From.Address));
             message.To.Add(new MailboxAddress(string.Empty, email));
             if (Campaign.ReplyTo is not null)
             {
-                message.ReplyTo.Add(Campaign.ReplyTo);
+                message.ReplyTo.Add(new MailboxAddress(Campaign.ReplyTo.Name, Campaign.ReplyTo.Address));
             }
 
             message.Subject = subject;
