@@ -134,19 +134,7 @@ public sealed class CompiledCampaign : IMessageFactory
 
     private MimeMessage Build(string email, string subject, List<(string Name, string Value)>? headers, string messageId, string unsubscribe, StringBuilder html, StringBuilder text)
     {
-        var textPart = new TextPart("plain")
-        {
-            Content = EncodedContent.QuotedPrintable(text),
-            ContentTransferEncoding = ContentEncoding.QuotedPrintable,
-        };
-        textPart.ContentType.Charset = "utf-8";
-        var htmlPart = new TextPart("html")
-        {
-            Content = EncodedContent.QuotedPrintable(html),
-            ContentTransferEncoding = ContentEncoding.QuotedPrintable,
-        };
-        htmlPart.ContentType.Charset = "utf-8";
-        var body = new MultipartAlternative { textPart, htmlPart };
+        var body = PreEncodedAlternative.Create(text, html);
 
         // The header-list constructor skips MimeMessage's default Message-Id (a host name lookup per message).
         var message = new MimeMessage((IEnumerable<Header>)[]);
