@@ -14,6 +14,10 @@ internal static class QuotedPrintable
     private const int MaxLine = 76;
     private static ReadOnlySpan<byte> Hex => "0123456789ABCDEF"u8;
 
+    /// <summary>Bytes that may stay literal (white space only when no line end follows: checked separately).</summary>
+    private static readonly SearchValues<byte> Literal = SearchValues.Create(
+        [.. Enumerable.Range(33, 126 - 33 + 1).Where(b => b != '=').Select(b => (byte)b), (byte)' ', (byte)'\t']);
+
     /// <summary>The most bytes the span overload of Encode can write for <paramref name="utf8Length"/> input bytes.</summary>
     public static int MaxEncodedLength(int utf8Length) => (utf8Length * 3) + ((utf8Length * 3 / (MaxLine - 1)) * 3) + 8;
 
@@ -50,6 +54,39 @@ internal static class QuotedPrintable
         var i = 0;
         while (i < input.Length)
         {
+            // Fast path: copy a run of literal bytes in line-sized pieces (most of an HTML body).
+            var run = input[i..].IndexOfAnyExcept(Literal);
+            var n = run < 0 ? input.Length - i : run;
+            var end = i + n;
+            if (n > 0 && input[end - 1] is (byte)' ' or (byte)'\t' && (end == input.Length || input[end] is (byte)'\r' or (byte)'\n'))
+            {
+                n--; // white space before a line end is encoded below
+            }
+
+            while (n > 0)
+            {
+                var take = Math.Min(n, MaxLine - 1 - column);
+                if (take == 0)
+                {
+                    output[o++] = (byte)'=';
+                    output[o++] = (byte)'\r';
+                    output[o++] = (byte)'\n';
+                    column = 0;
+                    continue;
+                }
+
+                input.Slice(i, take).CopyTo(output[o..]);
+                o += take;
+                i += take;
+                n -= take;
+                column += take;
+            }
+
+            if (i >= input.Length)
+            {
+                break;
+            }
+
             var b = input[i];
             if (b == (byte)'\n' || (b == (byte)'\r' && i + 1 < input.Length && input[i + 1] == (byte)'\n'))
             {
