@@ -7,5 +7,11 @@ foreach (var command in CommandCatalog.All())
     root.Add(command);
 }
 
-return await root.Parse(args).InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false })
+// System.CommandLine ends the process 2 s after SIGINT/SIGTERM by default; `serve` needs longer to write its buffered
+// events to the store, so commands get 30 s to stop on their own.
+return await root.Parse(args).InvokeAsync(new InvocationConfiguration
+    {
+        EnableDefaultExceptionHandler = false,
+        ProcessTerminationTimeout = TimeSpan.FromSeconds(30),
+    })
     .ConfigureAwait(false);

@@ -68,7 +68,27 @@ internal sealed partial class EventPipeline : IHostedService, IAsyncDisposable
             await TryReplayAsync().ConfigureAwait(false);
         }
 
-        _loop = Task.Run(() => RunAsync(_stop.Token), CancellationToken.None);
+        // A dedicated thread: under load the thread pool is busy answering redirects, and a writer queued behind them
+        // would fall behind without bound. The SQLite provider's async calls complete synchronously on this thread.
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                Run(_stop.Token);
+                done.TrySetResult();
+            }
+            catch (Exception ex)
+            {
+                done.TrySetException(ex);
+            }
+        })
+        {
+            IsBackground = true,
+            Name = "herald-event-writer",
+        };
+        thread.Start();
+        _loop = done.Task;
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)
@@ -92,7 +112,7 @@ internal sealed partial class EventPipeline : IHostedService, IAsyncDisposable
         _wake.Dispose();
     }
 
-    private async Task RunAsync(CancellationToken stop)
+    private void Run(CancellationToken stop)
     {
         using var timer = new PeriodicTimer(_options.FlushInterval, _options.Time);
         Task? tick = null;
@@ -101,7 +121,7 @@ internal sealed partial class EventPipeline : IHostedService, IAsyncDisposable
         {
             tick ??= timer.WaitForNextTickAsync(stop).AsTask();
             wake ??= _wake.WaitAsync(stop);
-            var fired = await Task.WhenAny(tick, wake).ConfigureAwait(false);
+            var fired = Task.WaitAny([tick, wake], CancellationToken.None) == 0 ? tick : wake;
             if (fired == tick)
             {
                 tick = null;
@@ -111,11 +131,11 @@ internal sealed partial class EventPipeline : IHostedService, IAsyncDisposable
                 wake = null;
             }
 
-            await DrainAsync().ConfigureAwait(false);
+            DrainAsync().GetAwaiter().GetResult();
         }
 
         // Shutdown: whatever is still buffered is written (or spooled) before the process exits.
-        await DrainAsync().ConfigureAwait(false);
+        DrainAsync().GetAwaiter().GetResult();
     }
 
     private async Task DrainAsync()

@@ -9,6 +9,8 @@ internal static class HeraldProcess
 {
     public const string TestSecret = "test-secret-0123456789abcdef";
 
+    public static readonly TimeSpan Bound = TimeSpan.FromSeconds(120);
+
     public static Process Start(IReadOnlyDictionary<string, string>? environment, params string[] args)
     {
         var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
@@ -25,6 +27,7 @@ internal static class HeraldProcess
 
         start.Environment["HERALD_SECRET"] = TestSecret;
         start.Environment.Remove("HERALD_DB");
+        start.Environment.Remove("HERALD_DASHBOARD_TOKEN");
         if (environment is not null)
         {
             foreach (var (key, value) in environment)
@@ -36,8 +39,11 @@ internal static class HeraldProcess
         return Process.Start(start)!;
     }
 
+    /// <summary>Runs to completion within <see cref="Bound"/> and returns exit code, stdout and stderr.</summary>
+    public static Task<(int Exit, string Out, string Error)> RunAsync(params string[] args) => RunAsync(Bound, args);
+
     /// <summary>Runs to completion (bounded) and returns exit code, stdout and stderr.</summary>
-    public static async Task<(int Code, string Out, string Err)> RunAsync(TimeSpan bound, params string[] args)
+    public static async Task<(int Exit, string Out, string Error)> RunAsync(TimeSpan bound, params string[] args)
     {
         using var process = Start(null, args);
         var stdout = process.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);

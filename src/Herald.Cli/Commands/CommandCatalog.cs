@@ -10,11 +10,15 @@ internal static class CommandCatalog
         // One line per command; keep alphabetical to ease merges.
         yield return DemoCommand.Create();
         yield return InitCommand.Create();
+        yield return PrepareCommand.Create();
         yield return PreviewCommand.Create();
+        yield return ReportCommand.Create();
         yield return RetryCommand.Create();
         yield return SendCommand.Create();
+        yield return ServeCommand.Create();
         yield return SinkCommand.Create();
         yield return StatusCommand.Create();
+        yield return SuppressCommand.Create();
         yield return ValidateCommand.Create();
         yield break;
     }

@@ -19,6 +19,9 @@ internal static class PreviewCommand
         return command;
     }
 
+    /// <summary>Write files exactly as they would go on the wire (CRLF).</summary>
+    private static readonly FormatOptions Wire = new() { NewLineFormat = NewLineFormat.Dos };
+
     internal static int Run(string path, string outDir, int limit, TextWriter output, Func<TokenSigner> signerFactory, CancellationToken cancellationToken)
     {
         if (limit < 1)
@@ -43,7 +46,7 @@ internal static class PreviewCommand
             {
                 using var message = session.Compiled.Create(session.WorkItemFor(entry, list.Columns, entry.Row));
                 var name = Path.Combine(outDir, $"{written + 1:D4}-{Sanitize(entry.RecipientId!)}.eml");
-                message.WriteTo(FormatOptions.Default, name, cancellationToken);
+                message.WriteTo(Wire, name, cancellationToken);
                 written++;
             }
             catch (RecipientRejectedException ex)

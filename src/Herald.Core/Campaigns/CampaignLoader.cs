@@ -530,6 +530,7 @@ public static partial class CampaignLoader
             }
 
             string? user = null, password = null;
+            var inline = false;
             foreach (var (keyNode, value) in map.Children)
             {
                 var key = KeyOf(keyNode);
@@ -543,6 +544,7 @@ public static partial class CampaignLoader
                         break;
                     case "password" or "username" or "user" or "pass" or "secret":
                         Add(keyNode, $"auth: inline secrets are not allowed ('{key}'); use {(key.StartsWith('u') ? "username_env" : "password_env")}: NAME of an environment variable");
+                        inline = true;
                         break;
                     case null:
                         break;
@@ -552,7 +554,7 @@ public static partial class CampaignLoader
                 }
             }
 
-            if ((user is null) != (password is null))
+            if ((user is null) != (password is null) && !inline && map.Children.Count == 1)
             {
                 Add(node, "auth: give both username_env and password_env");
             }

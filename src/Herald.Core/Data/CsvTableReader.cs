@@ -143,8 +143,8 @@ internal sealed class CsvTableReader : ITableReader
                 return Error(row, "not valid UTF-8 (save the file as UTF-8)");
             case CsvRecordTooLargeException:
                 return Error(row, "record too large (an unbalanced quote?)");
-            case CsvFormatException format:
-                return Error(format.RowNumber > 0 ? format.RowNumber - 1 : row, "malformed CSV: unbalanced quotes");
+            case CsvFormatException:
+                return Error(row, "malformed CSV: unbalanced quotes");
             default:
                 return Error(0, "the file has no header row");
         }

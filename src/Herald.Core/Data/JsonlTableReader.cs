@@ -183,7 +183,7 @@ internal sealed class JsonlTableReader : ITableReader
             case JsonTokenType.String:
                 return reader.GetString();
             case JsonTokenType.Number:
-                return reader.TryGetInt64(out var l) ? l : reader.GetDouble();
+                return reader.TryGetInt64(out var l) ? l : (object)reader.GetDouble();
             case JsonTokenType.True:
                 return true;
             case JsonTokenType.False:

@@ -107,14 +107,14 @@ public sealed class ParquetTableReader : ITableReader
     private static async ValueTask<ColumnBuffer> ReadColumnAsync(ParquetRowGroupReader group, DataField field, int count, CancellationToken ct)
     {
         var type = field.ClrType;
-        if (type == typeof(string))
+        if (type == typeof(string) || type == typeof(ReadOnlyMemory<char>))
         {
             var values = new string?[count];
             await group.ReadAsync(field, values.AsMemory()!, null, ct).ConfigureAwait(false);
             return new ColumnBuffer<string?>(values, v => v);
         }
 
-        if (type == typeof(byte[]))
+        if (type == typeof(byte[]) || type == typeof(ReadOnlyMemory<byte>))
         {
             var values = new byte[]?[count];
             await group.ReadAsync(field, values.AsMemory()!, null, ct).ConfigureAwait(false);

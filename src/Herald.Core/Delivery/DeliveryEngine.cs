@@ -101,6 +101,18 @@ public sealed class DeliveryEngine
     public async Task<DeliveryResult> RunAsync(CancellationToken stopToken)
     {
         _startTimestamp = _time.GetTimestamp();
+        // A missing credential is a configuration mistake: say so before anything is claimed or sent.
+        foreach (var relay in _campaign.Relays)
+        {
+            foreach (var variable in new[] { relay.UsernameEnv, relay.PasswordEnv })
+            {
+                if (variable is not null && Environment.GetEnvironmentVariable(variable) is null)
+                {
+                    throw new HeraldException($"relay {relay.Name}: the environment variable {variable} (named in the campaign's auth settings) is not set.");
+                }
+            }
+        }
+
         var recovered = await _store.RecoverAsync(_campaign.Id, _options.WorkerId, stopToken).ConfigureAwait(false);
         _initial = await _store.GetCountsAsync(_campaign.Id, stopToken).ConfigureAwait(false);
         Touch();
@@ -372,7 +384,13 @@ public sealed class DeliveryEngine
             var result = await connection.SendAsync(message, _sender, new MailboxAddress((string?)null, item.Email)).ConfigureAwait(false);
             if (result.Kind is AttemptKind.Delivered or AttemptKind.Rejected)
             {
+                relay.Breaker.Success();
                 Touch();
+            }
+            else if (result.ConnectionBroken)
+            {
+                // A relay that keeps dropping connections is taken out of rotation like one that refuses them.
+                relay.Breaker.Failure();
             }
 
             Finish(ledger, Decide(result, item, relay.Options.Name));

@@ -136,7 +136,10 @@ internal static class JoinKeys
     };
 }
 
-/// <summary>An <c>order_by</c> value reduced to something sortable: numbers by value, text by ordinal UTF-8, empty last.</summary>
+/// <summary>
+/// An <c>order_by</c> value reduced to something sortable: numbers (and text that reads as a number) by value,
+/// dates by time, other text by ordinal UTF-8, empty last.
+/// </summary>
 internal readonly record struct OrderKey(OrderKind Kind, ulong Prefix, byte[]? Text)
 {
     public static readonly OrderKey None = new(OrderKind.None, 0, null);
@@ -154,6 +157,9 @@ internal readonly record struct OrderKey(OrderKind Kind, ulong Prefix, byte[]? T
                 return Number(i);
             case double d when !double.IsNaN(d):
                 return Number(d);
+            case string s when double.TryParse(s, NumberStyles.AllowLeadingSign | NumberStyles.AllowDecimalPoint | NumberStyles.AllowLeadingWhite | NumberStyles.AllowTrailingWhite, CultureInfo.InvariantCulture, out var parsed):
+                // CSV values are text: "10" must still sort after "9", as the number it is in JSONL or Parquet.
+                return Number(parsed);
             case string s:
                 var bytes = System.Text.Encoding.UTF8.GetBytes(s);
                 Span<byte> prefix = stackalloc byte[8];

@@ -42,7 +42,7 @@ internal sealed class DataSetJoin : IDisposable
 
     public int SpilledRuns => _sorter.SpilledRuns;
 
-    public DataSetManifest Manifest => new(_options.Name, _options.File, RowsRead, RowsMatched, SpilledRuns);
+    public DataSetManifest Manifest => new(_options.Name, DisplayPath.For(_path), RowsRead, RowsMatched, SpilledRuns);
 
     public void Build(CancellationToken cancellationToken)
     {

@@ -165,7 +165,7 @@ public static class Preparer
                     var set = dataSets[i];
                     var join = new DataSetJoin(set, ResolvePath(set.File), indexes[i], options.MemoryBudget / dataSets.Count, spillDirectory);
                     joins.Add(join);
-                    _passes.Add($"read {set.File} → match '{set.Key}' to recipients' '{set.RecipientKey}' → sort by key{(set.OrderBy is null ? string.Empty : $", {set.OrderBy}")} (spill past {options.MemoryBudget / dataSets.Count / (1 << 20)} MB)");
+                    _passes.Add($"read {Path.GetFileName(set.File)} → match '{set.Key}' to recipients' '{set.RecipientKey}' → sort by key{(set.OrderBy is null ? string.Empty : $", {set.OrderBy}")} (spill past {options.MemoryBudget / dataSets.Count / (1 << 20)} MB)");
                     join.Build(cancellationToken);
                 }
 

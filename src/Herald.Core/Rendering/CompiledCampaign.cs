@@ -224,7 +224,14 @@ public sealed class CompiledCampaign : IMessageFactory
             return new ValueTask<FluidValue>(new StringValue(rendered, false));
         }
 
-        return new ValueTask<FluidValue>(new StringValue(campaign.ClickUrl(state.RecipientId, link, target), false));
+        var cache = state.DynamicLinks ??= [];
+        if (!cache.TryGetValue((link, target), out var url))
+        {
+            url = campaign.ClickUrl(state.RecipientId, link, target);
+            cache[(link, target)] = url;
+        }
+
+        return new ValueTask<FluidValue>(new StringValue(url, false));
     }
 
     private string ClickUrl(string recipientId, int number, string target) =>

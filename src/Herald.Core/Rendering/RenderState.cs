@@ -25,6 +25,9 @@ internal sealed class RenderState : TemplateContext
     /// <summary>Tracked URLs of static links, made once per message (the HTML and text parts share them).</summary>
     public string?[] StaticLinks { get; }
 
+    /// <summary>Tracked URLs of personalized links, keyed by link number and target: the text part reuses the HTML part's.</summary>
+    public Dictionary<(int Link, string Target), string>? DynamicLinks { get; set; }
+
     /// <summary>Sets every top-level field of the UTF-8 JSON object <paramref name="json"/> as a variable.</summary>
     public void Load(ReadOnlySpan<byte> json)
     {

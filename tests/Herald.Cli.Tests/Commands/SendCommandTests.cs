@@ -56,7 +56,7 @@ public sealed class SendCommandTests : IDisposable
             Assert.InRange(acceptedBeforeKill, 40, recipients - 1);
 
             var again = await HeraldProcess.RunAsync(Bound, "send", campaign);
-            Assert.True(again.Code == 0, again.Out + again.Err);
+            Assert.True(again.Exit == 0, again.Out + again.Error);
 
             var perRecipient = LogLines(log).GroupBy(l => l.Split('\t')[2]).ToDictionary(g => g.Key, g => g.Count());
             Assert.All(perRecipient, pair => Assert.True(pair.Value == 1, $"{pair.Key} received {pair.Value} messages"));
@@ -72,7 +72,7 @@ public sealed class SendCommandTests : IDisposable
             }
 
             var status = await HeraldProcess.RunAsync(Bound, "status", campaign, "--json");
-            Assert.Equal(0, status.Code);
+            Assert.Equal(0, status.Exit);
             using var json = JsonDocument.Parse(status.Out);
             var root = json.RootElement;
             Assert.Equal("crash-test", root.GetProperty("campaign").GetString());
@@ -83,7 +83,7 @@ public sealed class SendCommandTests : IDisposable
 
             // Finished: a third run sends nothing.
             var third = await HeraldProcess.RunAsync(Bound, "send", campaign);
-            Assert.Equal(0, third.Code);
+            Assert.Equal(0, third.Exit);
             Assert.Equal(perRecipient.Values.Sum(), LogLines(log).Length);
         }
         finally
@@ -104,8 +104,8 @@ public sealed class SendCommandTests : IDisposable
 
         var run = await HeraldProcess.RunAsync(Bound, "send", campaign);
 
-        Assert.Equal(3, run.Code);
-        Assert.Contains("no relay could be reached", run.Err, StringComparison.Ordinal);
+        Assert.Equal(3, run.Exit);
+        Assert.Contains("no relay could be reached", run.Error, StringComparison.Ordinal);
         var states = ReadStates(Path.Combine(_dir, "c", "herald.db"));
         Assert.All(states.Values, s => Assert.Equal(0, s));
     }
@@ -117,7 +117,7 @@ public sealed class SendCommandTests : IDisposable
 
         var status = await HeraldProcess.RunAsync(Bound, "status", campaign, "--json");
 
-        Assert.Equal(0, status.Code);
+        Assert.Equal(0, status.Exit);
         using var json = JsonDocument.Parse(status.Out);
         Assert.Equal(
             ["campaign", "total", "pending", "sending", "sent", "failed", "in_doubt", "skipped"],
@@ -131,8 +131,8 @@ public sealed class SendCommandTests : IDisposable
 
         var run = await HeraldProcess.RunAsync(Bound, "retry", campaign, "--in-doubt");
 
-        Assert.Equal(1, run.Code);
-        Assert.Contains("--accept-duplicates", run.Err, StringComparison.Ordinal);
+        Assert.Equal(1, run.Exit);
+        Assert.Contains("--accept-duplicates", run.Error, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -177,7 +177,7 @@ public sealed class SendCommandTests : IDisposable
             Assert.InRange(states.Values.Count(s => s == 0), 1, recipients - 10);
 
             var again = await HeraldProcess.RunAsync(Bound, "send", campaign);
-            Assert.True(again.Code == 0, again.Out + again.Err);
+            Assert.True(again.Exit == 0, again.Out + again.Error);
             Assert.Equal(recipients, LogLines(log).Length);
             Assert.Equal(recipients, LogLines(log).Select(l => l.Split('\t')[2]).Distinct().Count());
         }
@@ -196,7 +196,7 @@ public sealed class SendCommandTests : IDisposable
         {
             var port = await HeraldProcess.ReadSinkPortAsync(sink);
             var campaign = HeraldProcess.WriteCampaign(Path.Combine(_dir, "c"), 5, port, 1);
-            Assert.Equal(0, (await HeraldProcess.RunAsync(Bound, "send", campaign)).Code);
+            Assert.Equal(0, (await HeraldProcess.RunAsync(Bound, "send", campaign)).Exit);
             var db = Path.Combine(_dir, "c", "herald.db");
             // As if the connection had dropped after user3's final dot.
             using (var connection = new SqliteConnection($"Data Source={db};Pooling=False"))
@@ -207,12 +207,12 @@ public sealed class SendCommandTests : IDisposable
                 Assert.Equal(1, command.ExecuteNonQuery());
             }
 
-            Assert.Equal(0, (await HeraldProcess.RunAsync(Bound, "send", campaign)).Code);
+            Assert.Equal(0, (await HeraldProcess.RunAsync(Bound, "send", campaign)).Exit);
             Assert.Equal(5, LogLines(log).Length);
 
             var retry = await HeraldProcess.RunAsync(Bound, "retry", campaign, "--in-doubt", "--accept-duplicates");
 
-            Assert.True(retry.Code == 0, retry.Out + retry.Err);
+            Assert.True(retry.Exit == 0, retry.Out + retry.Error);
             Assert.Equal(2, LogLines(log).Count(l => l.Split('\t')[2] == "user3@example.com"));
             Assert.All(ReadStates(db).Values, s => Assert.Equal(2, s));
         }
@@ -227,7 +227,7 @@ public sealed class SendCommandTests : IDisposable
     {
         var run = await HeraldProcess.RunAsync(Bound, "demo", "--recipients", "150");
 
-        Assert.True(run.Code == 0, run.Out + run.Err);
+        Assert.True(run.Exit == 0, run.Out + run.Error);
         Assert.Contains("sent=150 failed=0 in_doubt=0", run.Out, StringComparison.Ordinal);
         Assert.Contains("the capture sink received 150 message(s)", run.Out, StringComparison.Ordinal);
     }

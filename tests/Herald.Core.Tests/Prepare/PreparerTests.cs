@@ -60,7 +60,9 @@ public sealed class PreparerTests : IDisposable
         Assert.Equal("""{"id":"2","products":[{"sku":"x"},{"sku":"y"}]}""", Context(plan[1]));
         Assert.Equal("""{"id":"3","products":[]}""", Context(plan[2]));
         Assert.Equal(3, manifest.Deliverable);
-        Assert.Equal(new DataSetManifest("products", "recs.csv", 5, 5, 0), manifest.DataSets.Single());
+        var set = manifest.DataSets.Single();
+        Assert.Equal(("products", 5L, 5L, 0), (set.Name, set.RowsRead, set.RowsMatched, set.SpilledRuns));
+        Assert.EndsWith("recs.csv", set.File, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -79,6 +81,18 @@ public sealed class PreparerTests : IDisposable
         using var doc = JsonDocument.Parse(store.Plan("spring")[0].Context);
         var skus = doc.RootElement.GetProperty("products").EnumerateArray().Select(p => p.GetProperty("sku").GetString());
         Assert.Equal(["first", "tie-a", "tie-b", "late", "none"], skus);
+    }
+
+    [Fact]
+    public async Task Prepare_orders_numbers_read_as_csv_text_by_value()
+    {
+        _fx.Write("r.csv", "email,id\na@example.com,1\n");
+        _fx.Write("recs.csv", "customer_id,sku,rank\n1,ten,10\n1,nine,9\n1,minus,-1.5\n");
+
+        await Prepare(_fx.Campaign("r.csv", Products(orderBy: "rank")), new MemoryPlanStore().Also(out var store));
+
+        using var doc = JsonDocument.Parse(store.Plan("spring")[0].Context);
+        Assert.Equal(["minus", "nine", "ten"], doc.RootElement.GetProperty("products").EnumerateArray().Select(p => p.GetProperty("sku").GetString()));
     }
 
     [Fact]

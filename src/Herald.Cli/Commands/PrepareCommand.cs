@@ -1,0 +1,89 @@
+using System.CommandLine;
+using System.Globalization;
+using Herald.Campaigns;
+using Herald.Prepare;
+using Herald.Sqlite;
+using Herald.Store;
+using Spectre.Console;
+
+namespace Herald.Cli.Commands;
+
+/// <summary><c>herald prepare CAMPAIGN.yml</c>: builds the send plan (validate, dedupe, suppress, join) into the store.</summary>
+internal static class PrepareCommand
+{
+    public static Command Create()
+    {
+        var campaign = new Argument<string>("campaign") { Description = "The campaign file (campaign.yml)." };
+        var db = new Option<string?>("--db") { Description = "The store (default: env HERALD_DB, else herald.db beside the campaign file)." };
+        var json = new Option<bool>("--json") { Description = "Print the manifest as JSON." };
+        var budget = new Option<string>("--memory-budget")
+        {
+            Description = "Memory for join buffers before they spill to disk (e.g. 512MB, 2GB).",
+            DefaultValueFactory = _ => "512MB",
+        };
+        var command = new Command("prepare", "Validate, dedupe, drop suppressed addresses and join per-recipient data into the send plan.")
+        {
+            campaign, db, json, budget,
+        };
+        command.SetAction((ParseResult r, CancellationToken ct) => CliRunner.RunAsync(() =>
+            RunAsync(r.GetValue(campaign)!, r.GetValue(db), r.GetValue(json), r.GetValue(budget)!, Console.Out, ct)));
+        return command;
+    }
+
+    internal static async Task<int> RunAsync(string campaignFile, string? db, bool json, string memoryBudget, TextWriter output, CancellationToken cancellationToken)
+    {
+        if (!PrepareOptions.TryParseSize(memoryBudget, out var budget))
+        {
+            throw new HeraldException($"--memory-budget: '{memoryBudget}' is not a size (examples: 512MB, 2GB, 65536)");
+        }
+
+        var campaign = CampaignLoader.Load(campaignFile);
+        await using var store = await SqliteDeliveryStore.OpenAsync(DatabasePath(campaign, db), cancellationToken).ConfigureAwait(false);
+        var manifest = await Preparer.PrepareAsync(
+            campaign, store, SuppressionFor(store), new PrepareOptions { MemoryBudget = budget }, cancellationToken).ConfigureAwait(false);
+        if (json)
+        {
+            await output.WriteLineAsync(manifest.ToJson()).ConfigureAwait(false);
+        }
+        else if (ReferenceEquals(output, Console.Out) && !Console.IsOutputRedirected)
+        {
+            AnsiConsole.Write(Table(manifest));
+        }
+        else
+        {
+            await output.WriteAsync(manifest.ToText()).ConfigureAwait(false);
+        }
+
+        return CliRunner.Ok;
+    }
+
+    /// <summary>The store's suppression list, when the store keeps one (the SQLite suppression list plugs in here).</summary>
+    private static ISuppressionList? SuppressionFor(IDeliveryStore store) => (object)store as ISuppressionList;
+
+    /// <summary><c>--db</c>, else env <c>HERALD_DB</c>, else <c>herald.db</c> beside the campaign file.</summary>
+    internal static string DatabasePath(Campaign campaign, string? db) =>
+        !string.IsNullOrWhiteSpace(db) ? db
+        : Environment.GetEnvironmentVariable("HERALD_DB") is { Length: > 0 } env ? env
+        : Path.Combine(campaign.Directory, "herald.db");
+
+    private static Table Table(PrepareManifest manifest)
+    {
+        var c = CultureInfo.InvariantCulture;
+        var table = new Table().Title($"plan of [bold]{Markup.Escape(manifest.CampaignId)}[/]").AddColumn("").AddColumn(new TableColumn("rows").RightAligned());
+        table.AddRow("read", manifest.RowsRead.ToString("N0", c));
+        table.AddRow("[green]deliverable[/]", manifest.Deliverable.ToString("N0", c));
+        table.AddRow("skipped", manifest.SkippedTotal.ToString("N0", c));
+        foreach (var (reason, count) in manifest.Skipped)
+        {
+            table.AddRow($"  {Markup.Escape(reason)}", count.ToString("N0", c));
+        }
+
+        foreach (var set in manifest.DataSets)
+        {
+            table.AddRow($"data [bold]{Markup.Escape(set.Name)}[/] rows read / matched", $"{set.RowsRead.ToString("N0", c)} / {set.RowsMatched.ToString("N0", c)}");
+        }
+
+        table.Caption($"{manifest.Elapsed.TotalSeconds:F1} s");
+        return table;
+    }
+}

@@ -1,0 +1,90 @@
+using System.CommandLine;
+using Herald.Sqlite;
+using Herald.Tracking;
+
+namespace Herald.Cli.Commands;
+
+/// <summary><c>herald serve</c>: tracking endpoints, unsubscribe, health, metrics and the dashboard.</summary>
+internal static class ServeCommand
+{
+    public const string DashboardTokenVariable = "HERALD_DASHBOARD_TOKEN";
+
+    public static Command Create()
+    {
+        var db = new Option<string?>("--db") { Description = "The store (SQLite file). Default: $HERALD_DB, else ./herald.db." };
+        var urls = new Option<string>("--urls")
+        {
+            Description = "Addresses to listen on, separated by ';' (port 0 picks a free port).",
+            DefaultValueFactory = _ => "http://127.0.0.1:8080",
+        };
+        var tokenEnv = new Option<string>("--dashboard-token-env")
+        {
+            Description = "Environment variable holding the dashboard password; the dashboard is off when it is unset.",
+            DefaultValueFactory = _ => DashboardTokenVariable,
+        };
+        var spool = new Option<string?>("--spool") { Description = "Spool file for events while the store is unavailable. Default: the database path + .spool." };
+        var command = new Command("serve", "Answer tracking links (clicks, opens, one-click unsubscribe) and serve the dashboard.")
+        {
+            db, urls, tokenEnv, spool,
+        };
+        command.SetAction((result, ct) => CliRunner.RunAsync(async () =>
+        {
+            var path = Path.GetFullPath(StorePaths.Resolve(result.GetValue(db), campaignFile: null));
+            var token = Environment.GetEnvironmentVariable(result.GetValue(tokenEnv)!);
+            var tracking = new SqliteTrackingStore(path);
+            await using (tracking.ConfigureAwait(false))
+            {
+                var ledger = await SqliteDeliveryStore.OpenAsync(path, ct).ConfigureAwait(false);
+                await using (ledger.ConfigureAwait(false))
+                {
+                    await tracking.MigrateAsync(ct).ConfigureAwait(false);
+                    var app = TrackingServer.Build(new TrackingServerOptions
+                    {
+                        Signer = TokenSigner.FromEnvironment(),
+                        Store = tracking,
+                        Ledger = ledger,
+                        SpoolPath = result.GetValue(spool) ?? path + ".spool",
+                        Urls = result.GetValue(urls)!.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
+                        DashboardToken = string.IsNullOrEmpty(token) ? null : token,
+                    });
+                    await using (app.ConfigureAwait(false))
+                    {
+                        try
+                        {
+                            await app.StartAsync(ct).ConfigureAwait(false);
+                        }
+                        catch (IOException ex)
+                        {
+                            throw new HeraldException($"cannot listen on {result.GetValue(urls)}: {ex.Message}", ex);
+                        }
+
+                        foreach (var address in TrackingServer.Addresses(app))
+                        {
+                            Console.WriteLine($"listening on {address}");
+                        }
+
+                        Console.WriteLine($"store: {path}");
+                        Console.WriteLine(token is { Length: > 0 }
+                            ? "dashboard: enabled at /"
+                            : $"dashboard: disabled (set {result.GetValue(tokenEnv)} to enable it)");
+                        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct, app.Lifetime.ApplicationStopping);
+                        try
+                        {
+                            await Task.Delay(Timeout.Infinite, stop.Token).ConfigureAwait(false);
+                        }
+                        catch (OperationCanceledException)
+                        {
+                            // Ctrl-C or SIGTERM: the normal way to stop a server.
+                        }
+
+                        // Stopping flushes every buffered event to the store (or the spool).
+                        await app.StopAsync(CancellationToken.None).ConfigureAwait(false);
+                        Console.WriteLine("stopped.");
+                        return CliRunner.Ok;
+                    }
+                }
+            }
+        }));
+        return command;
+    }
+}

@@ -1,0 +1,49 @@
+using Herald.Recipients;
+
+namespace Herald.Core.Tests.Recipients;
+
+public class RecipientListTests
+{
+    [Fact]
+    public void Read_marks_invalid_and_duplicate_rows_and_keeps_the_first()
+    {
+        using var files = new TestFiles();
+        var path = files.Write("r.csv", "email,first_name\nAnn@Example.com,Ann\nnot-an-address,X\nAnn@EXAMPLE.COM,Ann2\nann@example.com,Other\n");
+        using var list = RecipientList.Open(path);
+        var rows = list.Read(TestContext.Current.CancellationToken).ToList();
+        Assert.Equal(RecipientStatus.Ok, rows[0].Status);
+        Assert.Equal("Ann@example.com", rows[0].Email);
+        Assert.Equal(RecipientIds.For(null, "Ann@example.com"), rows[0].RecipientId);
+        Assert.Equal(RecipientStatus.Invalid, rows[1].Status);
+        Assert.Equal("invalid address: missing @", rows[1].Reason);
+        Assert.Equal(RecipientStatus.Duplicate, rows[2].Status);
+        Assert.Equal(3, rows[2].Row);
+        Assert.Contains("duplicate address Ann@example.com", rows[2].Reason, StringComparison.Ordinal);
+        // The local part is case-sensitive: only the domain is compared case-insensitively.
+        Assert.Equal(RecipientStatus.Ok, rows[3].Status);
+    }
+
+    [Fact]
+    public void Read_uses_the_recipient_id_column_and_rejects_duplicate_ids()
+    {
+        using var files = new TestFiles();
+        var path = files.Write("r.jsonl", "{\"email\":\"a@example.com\",\"recipient_id\":7}\n{\"email\":\"b@example.com\",\"recipient_id\":\"7\"}\n{\"email\":\"c@example.com\",\"recipient_id\":\"x\\ny\"}\n{\"email\":5}\n");
+        using var list = RecipientList.Open(path);
+        var rows = list.Read(TestContext.Current.CancellationToken).ToList();
+        Assert.Equal("7", rows[0].RecipientId);
+        Assert.Equal(RecipientStatus.Duplicate, rows[1].Status);
+        Assert.Contains("duplicate recipient_id 7", rows[1].Reason, StringComparison.Ordinal);
+        Assert.Equal(RecipientStatus.Invalid, rows[2].Status);
+        Assert.Contains("recipient_id", rows[2].Reason, StringComparison.Ordinal);
+        Assert.Equal(RecipientStatus.Invalid, rows[3].Status);
+    }
+
+    [Fact]
+    public void Open_requires_an_email_column()
+    {
+        using var files = new TestFiles();
+        var path = files.Write("r.csv", "mail,name\na@example.com,A\n");
+        var ex = Assert.Throws<CampaignException>(() => RecipientList.Open(path));
+        Assert.EndsWith("r.csv: no 'email' column (columns: mail, name)", ex.Message, StringComparison.Ordinal);
+    }
+}
