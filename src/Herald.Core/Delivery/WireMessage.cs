@@ -1,4 +1,5 @@
 using System.Buffers;
+using Herald.Rendering;
 using MimeKit;
 
 namespace Herald.Delivery;
@@ -16,7 +17,7 @@ internal sealed class WireMessage : Stream
 
     private WireMessage(int capacity)
     {
-        _buffer = ArrayPool<byte>.Shared.Rent(capacity);
+        _buffer = MessageBuffers.Pool.Rent(capacity);
     }
 
     public ReadOnlyMemory<byte> Bytes => _buffer.AsMemory(0, _length);
@@ -80,9 +81,9 @@ internal sealed class WireMessage : Stream
     {
         if (_buffer.Length - _length < bytes.Length)
         {
-            var bigger = ArrayPool<byte>.Shared.Rent(Math.Max(_buffer.Length * 2, _length + bytes.Length));
+            var bigger = MessageBuffers.Pool.Rent(Math.Max(_buffer.Length * 2, _length + bytes.Length));
             _buffer.AsSpan(0, _length).CopyTo(bigger);
-            ArrayPool<byte>.Shared.Return(_buffer);
+            MessageBuffers.Pool.Return(_buffer);
             _buffer = bigger;
         }
 
@@ -94,7 +95,7 @@ internal sealed class WireMessage : Stream
     {
         if (disposing && _buffer.Length > 0)
         {
-            ArrayPool<byte>.Shared.Return(_buffer);
+            MessageBuffers.Pool.Return(_buffer);
             _buffer = [];
             _length = 0;
         }

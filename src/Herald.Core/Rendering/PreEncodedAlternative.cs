@@ -132,14 +132,14 @@ internal sealed class PreEncodedAlternative : MultipartAlternative
         var buffer = Interlocked.Exchange(ref _buffer, null);
         if (disposing && buffer is not null)
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            MessageBuffers.Pool.Return(buffer);
         }
     }
 
     /// <summary>A growable writer over pooled arrays.</summary>
     private sealed class PooledWriter(int initial) : IBufferWriter<byte>, IDisposable
     {
-        private byte[]? _array = ArrayPool<byte>.Shared.Rent(initial);
+        private byte[]? _array = MessageBuffers.Pool.Rent(initial);
 
         public int Length { get; private set; }
 
@@ -173,9 +173,9 @@ internal sealed class PreEncodedAlternative : MultipartAlternative
                 return;
             }
 
-            var bigger = ArrayPool<byte>.Shared.Rent(Math.Max(array.Length * 2, Length + sizeHint));
+            var bigger = MessageBuffers.Pool.Rent(Math.Max(array.Length * 2, Length + sizeHint));
             array.AsSpan(0, Length).CopyTo(bigger);
-            ArrayPool<byte>.Shared.Return(array);
+            MessageBuffers.Pool.Return(array);
             _array = bigger;
         }
 
@@ -187,7 +187,7 @@ internal sealed class PreEncodedAlternative : MultipartAlternative
             if (_array is { } array)
             {
                 _array = null;
-                ArrayPool<byte>.Shared.Return(array);
+                MessageBuffers.Pool.Return(array);
             }
         }
     }
