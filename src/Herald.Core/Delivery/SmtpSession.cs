@@ -120,9 +120,11 @@ internal sealed class SmtpSession : IAsyncDisposable
                 await _stream.WriteAsync(_command.AsMemory(0, length), cancellationToken).ConfigureAwait(false);
                 mail = await ReadCodeAsync(cancellationToken).ConfigureAwait(false);
                 mailText = _lastText;
-                rcpt = await ReadCodeAsync(cancellationToken).ConfigureAwait(false);
+                // Once a step was refused, that reply is the outcome: a server that then closes must not turn a
+                // permanent refusal into a "connection lost" retry.
+                rcpt = await ReadFollowingAsync(mail / 100 != 2, cancellationToken).ConfigureAwait(false);
                 rcptText = _lastText;
-                data = await ReadCodeAsync(cancellationToken).ConfigureAwait(false);
+                data = await ReadFollowingAsync(mail / 100 != 2 || rcpt / 100 != 2, cancellationToken).ConfigureAwait(false);
                 dataText = _lastText;
             }
             else
@@ -153,7 +155,7 @@ internal sealed class SmtpSession : IAsyncDisposable
                     // The server opened the data phase although the envelope failed: never send the message; drop the connection.
                     _broken = true;
                 }
-                else if (refused.Item1 != 421)
+                else if (refused.Item1 != 421 && !_broken)
                 {
                     await ResetAsync(cancellationToken).ConfigureAwait(false);
                 }
@@ -226,16 +228,39 @@ internal sealed class SmtpSession : IAsyncDisposable
 
     private string _lastText = "";
 
+    private async Task<int> ReadFollowingAsync(bool alreadyRefused, CancellationToken cancellationToken)
+    {
+        if (!alreadyRefused)
+        {
+            return await ReadCodeAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        try
+        {
+            return await ReadCodeAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or SocketException or OperationCanceledException or SmtpReplyException or ObjectDisposedException)
+        {
+            _broken = true;
+            return 0;
+        }
+    }
+
+    /// <summary>Ends a refused transaction so the connection can be reused; a connection that cannot is dropped.</summary>
     private async Task ResetAsync(CancellationToken cancellationToken)
     {
-        await _stream.WriteAsync("RSET\r\n"u8.ToArray(), cancellationToken).ConfigureAwait(false);
-        var text = _lastText;
-        if (await ReadCodeAsync(cancellationToken).ConfigureAwait(false) / 100 != 2)
+        try
+        {
+            await _stream.WriteAsync("RSET\r\n"u8.ToArray(), cancellationToken).ConfigureAwait(false);
+            if (await ReadCodeAsync(cancellationToken).ConfigureAwait(false) / 100 != 2)
+            {
+                _broken = true;
+            }
+        }
+        catch (Exception ex) when (ex is IOException or SocketException or OperationCanceledException or SmtpReplyException or ObjectDisposedException)
         {
             _broken = true;
         }
-
-        _lastText = text;
     }
 
     private async Task UpgradeAsync(string host, bool insecureSkipVerify, CancellationToken cancellationToken)

@@ -43,6 +43,22 @@ public class SmtpSessionTests
     }
 
     [Fact]
+    public async Task Send_keeps_the_refusal_reply_when_the_server_closes_right_after_it()
+    {
+        // The scriptable server closes after a 421, before answering the pipelined RCPT and DATA.
+        await using var server = ScriptableSmtpServer.Start(new SmtpScript { OnMail = _ => SmtpAction.Reply(421, "4.7.0 closing, try later") });
+        await using var session = await OpenAsync(server.Port);
+        using var wire = WireMessage.Create(Message("body"));
+
+        var result = await session.SendAsync("from@example.com", "alice@example.com", wire.Bytes, TestContext.Current.CancellationToken);
+
+        Assert.Equal((AttemptKind.Retry, 421), (result.Kind, result.Code));
+        Assert.Contains("try later", result.Text, StringComparison.Ordinal);
+        Assert.True(result.ConnectionBroken);
+        Assert.False(session.IsConnected);
+    }
+
+    [Fact]
     public async Task Send_refuses_an_address_that_would_inject_a_command()
     {
         await using var server = ScriptableSmtpServer.Start(new SmtpScript());
