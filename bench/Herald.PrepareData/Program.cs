@@ -1,14 +1,35 @@
 // Generates the inputs of the prepare benchmark: N recipients and N × K recommendation rows, each in CSV, JSONL
 // and Parquet, plus one campaign file per format. Deterministic (fixed seed), so runs compare.
-// Usage: dotnet run -c Release --project bench/Herald.PrepareData -- OUT_DIR [--recipients 1000000] [--per 8]
+// Usage: dotnet run -c Release --project bench/Herald.PrepareData -- OUT_DIR [--recipients 1000000] [--per 8] [--formats csv,jsonl,parquet]
+//        dotnet run -c Release --project bench/Herald.PrepareData -- measure CAMPAIGN.yml [file|null]
+using System.Diagnostics;
 using System.Globalization;
+using Herald.Campaigns;
+using Herald.Prepare;
+using Herald.PrepareData;
 using System.Text;
 using Parquet;
 using Parquet.Schema;
 
+if (args.Length > 0 && args[0] == "measure")
+{
+    // measure CAMPAIGN.yml [file|null]: prepare into a plan file (or nowhere) instead of the SQLite store, to tell
+    // the prepare pipeline's own cost from the store's.
+    var campaign = CampaignLoader.Load(args[1]);
+    var target = args.Length > 2 ? args[2] : "file";
+    var store = new FilePlanStore(target == "null" ? null : Path.ChangeExtension(args[1], ".plan"));
+    var clock = Stopwatch.StartNew();
+    var manifest = await Preparer.PrepareAsync(campaign, store, null, new PrepareOptions(), CancellationToken.None);
+    Console.WriteLine(manifest.ToJson());
+    Console.WriteLine($"{clock.Elapsed.TotalSeconds:F1} s, plan {store.Bytes / (1 << 20)} MB");
+    return 0;
+}
+
 var outDir = args.Length > 0 && !args[0].StartsWith("--", StringComparison.Ordinal) ? args[0] : "prepare-data";
 var recipients = Option("--recipients", 1_000_000);
 var per = Option("--per", 8);
+var formatsAt = Array.IndexOf(args, "--formats");
+var formats = formatsAt >= 0 && formatsAt + 1 < args.Length ? args[formatsAt + 1].Split(',') : ["csv", "jsonl", "parquet"];
 Directory.CreateDirectory(outDir);
 var c = CultureInfo.InvariantCulture;
 string[] firstNames = ["Ann", "Bob", "Chloé", "Dmitri", "Eva", "Farid", "Grace", "Hiro", "Inès", "Jon"];
@@ -27,12 +48,15 @@ int Option(string name, int fallback)
     return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
 }
 
+TextWriter Writer(string name, string ext) =>
+    formats.Contains(ext) ? new StreamWriter(Path.Combine(outDir, $"{name}.{ext}"), false, new UTF8Encoding(false), 1 << 20) : TextWriter.Null;
+
 string Email(int i) => $"customer{i}@shop{i % 97}.example.com";
 
 void WriteRecipients()
 {
-    using (var csv = new StreamWriter(Path.Combine(outDir, "recipients.csv"), false, new UTF8Encoding(false), 1 << 20))
-    using (var jsonl = new StreamWriter(Path.Combine(outDir, "recipients.jsonl"), false, new UTF8Encoding(false), 1 << 20))
+    using (var csv = Writer("recipients", "csv"))
+    using (var jsonl = Writer("recipients", "jsonl"))
     {
         csv.Write("id,email,first_name,city\n");
         for (var i = 0; i < recipients; i++)
@@ -42,6 +66,11 @@ void WriteRecipients()
             csv.Write(string.Create(c, $"{i},{Email(i)},{first},{city}\n"));
             jsonl.Write(string.Create(c, $"{{\"id\":{i},\"email\":\"{Email(i)}\",\"first_name\":\"{first}\",\"city\":\"{city}\"}}\n"));
         }
+    }
+
+    if (!formats.Contains("parquet"))
+    {
+        return;
     }
 
     var schema = new ParquetSchema(new DataField<long>("id"), new DataField<string>("email"), new DataField<string>("first_name"), new DataField<string>("city"));
@@ -68,8 +97,8 @@ void WriteRecommendations()
     double Price(long r) => Math.Round(5 + (Product(r) % 2000) / 10.0, 2);
     string Url(long r) => $"https://shop.example.com/p/{Product(r)}";
 
-    using (var csv = new StreamWriter(Path.Combine(outDir, "recs.csv"), false, new UTF8Encoding(false), 1 << 20))
-    using (var jsonl = new StreamWriter(Path.Combine(outDir, "recs.jsonl"), false, new UTF8Encoding(false), 1 << 20))
+    using (var csv = Writer("recs", "csv"))
+    using (var jsonl = Writer("recs", "jsonl"))
     {
         csv.Write("customer_id,rank,sku,name,price,url\n");
         for (long r = 0; r < rows; r++)
@@ -77,6 +106,11 @@ void WriteRecommendations()
             csv.Write(string.Create(c, $"{Customer(r)},{Rank(r)},P{Product(r)},{Name(r)},{Price(r)},{Url(r)}\n"));
             jsonl.Write(string.Create(c, $"{{\"customer_id\":{Customer(r)},\"rank\":{Rank(r)},\"sku\":\"P{Product(r)}\",\"name\":\"{Name(r)}\",\"price\":{Price(r)},\"url\":\"{Url(r)}\"}}\n"));
         }
+    }
+
+    if (!formats.Contains("parquet"))
+    {
+        return;
     }
 
     var schema = new ParquetSchema(
@@ -120,7 +154,7 @@ void WriteCampaigns()
 {
     File.WriteAllText(Path.Combine(outDir, "body.html"),
         "<p>Hi {{ first_name }} from {{ city }}</p>{% for p in products %}<a href=\"{{ p.url }}\">{{ p.name }} {{ p.price }}</a>{% endfor %}\n");
-    foreach (var ext in new[] { "csv", "jsonl", "parquet" })
+    foreach (var ext in formats)
     {
         File.WriteAllText(Path.Combine(outDir, $"campaign-{ext}.yml"), """
             id: bench-EXT

@@ -142,6 +142,13 @@ public sealed partial class SqliteDeliveryStore : IDeliveryStore
         var connection = await OpenReaderAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            // A plan is one long transaction of inserts into two indexes: a 64 MB page cache keeps them off the disk until commit.
+            using (var pragma = connection.CreateCommand())
+            {
+                pragma.CommandText = "PRAGMA cache_size=-65536;";
+                pragma.ExecuteNonQuery();
+            }
+
             return new SqlitePlanWriter(connection, campaignId, fingerprint, NowMs());
         }
         catch

@@ -38,9 +38,13 @@ internal static class PrepareCommand
         }
 
         var campaign = CampaignLoader.Load(campaignFile);
-        await using var store = await SqliteDeliveryStore.OpenAsync(DatabasePath(campaign, db), cancellationToken).ConfigureAwait(false);
+        await using var store = await SqliteDeliveryStore.OpenAsync(StorePaths.Resolve(db, campaignFile), cancellationToken).ConfigureAwait(false);
+
+        // The suppression list lives in the same database (as for `herald send`).
+        await using var suppression = new SqliteTrackingStore(store.DatabasePath);
+        await suppression.MigrateAsync(cancellationToken).ConfigureAwait(false);
         var manifest = await Preparer.PrepareAsync(
-            campaign, store, SuppressionFor(store), new PrepareOptions { MemoryBudget = budget }, cancellationToken).ConfigureAwait(false);
+            campaign, store, suppression, new PrepareOptions { MemoryBudget = budget }, cancellationToken).ConfigureAwait(false);
         if (json)
         {
             await output.WriteLineAsync(manifest.ToJson()).ConfigureAwait(false);
@@ -56,15 +60,6 @@ internal static class PrepareCommand
 
         return CliRunner.Ok;
     }
-
-    /// <summary>The store's suppression list, when the store keeps one (the SQLite suppression list plugs in here).</summary>
-    private static ISuppressionList? SuppressionFor(IDeliveryStore store) => (object)store as ISuppressionList;
-
-    /// <summary><c>--db</c>, else env <c>HERALD_DB</c>, else <c>herald.db</c> beside the campaign file.</summary>
-    internal static string DatabasePath(Campaign campaign, string? db) =>
-        !string.IsNullOrWhiteSpace(db) ? db
-        : Environment.GetEnvironmentVariable("HERALD_DB") is { Length: > 0 } env ? env
-        : Path.Combine(campaign.Directory, "herald.db");
 
     private static Table Table(PrepareManifest manifest)
     {

@@ -4,6 +4,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
+using Herald.Campaigns;
 using Herald.Cli.Sink;
 
 namespace Herald.Cli.Commands;
@@ -124,46 +125,13 @@ internal static class SinkCommand
 
     private static TimeSpan ParseDelay(ArgumentResult result)
     {
-        var text = result.Tokens.Count == 0 ? "0" : result.Tokens[0].Value;
-        if (TryParseDuration(text, out var value))
+        var text = result.Tokens.Count == 0 ? "0ms" : result.Tokens[0].Value;
+        if (Durations.TryParse(text, out var value))
         {
             return value;
         }
 
         result.AddError($"--delay {text}: expected a duration such as 50ms, 2s, 5m or 1h");
         return TimeSpan.Zero;
-    }
-
-    internal static bool TryParseDuration(string text, out TimeSpan value)
-    {
-        value = TimeSpan.Zero;
-        var unitStart = text.AsSpan().IndexOfAnyExceptInRange('0', '9');
-        if (unitStart == 0)
-        {
-            return false;
-        }
-
-        var digits = unitStart < 0 ? text.AsSpan() : text.AsSpan(0, unitStart);
-        var unit = unitStart < 0 ? "ms" : text[unitStart..];
-        if (!long.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out var amount))
-        {
-            return false;
-        }
-
-        double? milliseconds = unit switch
-        {
-            "ms" => amount,
-            "s" => amount * 1000.0,
-            "m" => amount * 60_000.0,
-            "h" => amount * 3_600_000.0,
-            _ => null,
-        };
-        if (milliseconds is not { } ms || ms > int.MaxValue)
-        {
-            return false;
-        }
-
-        value = TimeSpan.FromMilliseconds(ms);
-        return true;
     }
 }

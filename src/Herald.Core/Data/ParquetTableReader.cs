@@ -14,6 +14,10 @@ public sealed class ParquetTableReader : ITableReader
     private readonly ParquetReader _reader;
     private readonly DataField[] _fields;
 
+    // Column arrays are reused from one row group to the next: fresh ones per group would be large-object-heap
+    // garbage, collected only by full GCs, and would double the reader's footprint on big files.
+    private readonly Array?[] _buffers;
+
     /// <param name="fullPath">The file to open.</param>
     /// <param name="display">The path as shown in messages.</param>
     public ParquetTableReader(string fullPath, string display)
@@ -46,10 +50,14 @@ public sealed class ParquetTableReader : ITableReader
         }
 
         _fields = [.. fields];
+        _buffers = new Array?[_fields.Length];
         Columns = [.. fields.Select(f => f.Name)];
     }
 
     public string Path { get; }
+
+    /// <summary>Uncompressed bytes of the largest row group: what one group costs in memory, give or take the .NET string overhead.</summary>
+    public long LargestRowGroupBytes => _reader.Metadata?.RowGroups.Select(g => g.TotalByteSize).DefaultIfEmpty(0).Max() ?? 0;
 
     public IReadOnlyList<string> Columns { get; }
 
@@ -98,66 +106,78 @@ public sealed class ParquetTableReader : ITableReader
         var columns = new ColumnBuffer[_fields.Length];
         for (var c = 0; c < _fields.Length; c++)
         {
-            columns[c] = await ReadColumnAsync(group, _fields[c], count, cancellationToken).ConfigureAwait(false);
+            columns[c] = await ReadColumnAsync(group, _fields[c], count, c, cancellationToken).ConfigureAwait(false);
         }
 
         return columns;
     }
 
-    private static async ValueTask<ColumnBuffer> ReadColumnAsync(ParquetRowGroupReader group, DataField field, int count, CancellationToken ct)
+    private T[] Buffer<T>(int column, int count)
+    {
+        if (_buffers[column] is T[] existing && existing.Length >= count)
+        {
+            return existing;
+        }
+
+        var fresh = new T[count];
+        _buffers[column] = fresh;
+        return fresh;
+    }
+
+    private async ValueTask<ColumnBuffer> ReadColumnAsync(ParquetRowGroupReader group, DataField field, int count, int column, CancellationToken ct)
     {
         var type = field.ClrType;
         if (type == typeof(string) || type == typeof(ReadOnlyMemory<char>))
         {
-            var values = new string?[count];
-            await group.ReadAsync(field, values.AsMemory()!, null, ct).ConfigureAwait(false);
-            return new ColumnBuffer<string?>(values, v => v);
+            var values = Buffer<string?>(column, count);
+            await group.ReadAsync(field, values.AsMemory(0, count)!, null, ct).ConfigureAwait(false);
+            return new ColumnBuffer<string?>(values, count, v => v);
         }
 
         if (type == typeof(byte[]) || type == typeof(ReadOnlyMemory<byte>))
         {
-            var values = new byte[]?[count];
-            await group.ReadAsync(field, values.AsMemory()!, null, ct).ConfigureAwait(false);
-            return new ColumnBuffer<byte[]?>(values, v => v is null ? null : Convert.ToBase64String(v));
+            var values = Buffer<byte[]?>(column, count);
+            await group.ReadAsync(field, values.AsMemory(0, count)!, null, ct).ConfigureAwait(false);
+            return new ColumnBuffer<byte[]?>(values, count, v => v is null ? null : Convert.ToBase64String(v));
         }
 
         return type switch
         {
-            _ when type == typeof(long) => await ReadAsync<long>(group, field, count, v => v, ct).ConfigureAwait(false),
-            _ when type == typeof(int) => await ReadAsync<int>(group, field, count, v => (long)v, ct).ConfigureAwait(false),
-            _ when type == typeof(short) => await ReadAsync<short>(group, field, count, v => (long)v, ct).ConfigureAwait(false),
-            _ when type == typeof(sbyte) => await ReadAsync<sbyte>(group, field, count, v => (long)v, ct).ConfigureAwait(false),
-            _ when type == typeof(byte) => await ReadAsync<byte>(group, field, count, v => (long)v, ct).ConfigureAwait(false),
-            _ when type == typeof(ushort) => await ReadAsync<ushort>(group, field, count, v => (long)v, ct).ConfigureAwait(false),
-            _ when type == typeof(uint) => await ReadAsync<uint>(group, field, count, v => (long)v, ct).ConfigureAwait(false),
-            _ when type == typeof(ulong) => await ReadAsync<ulong>(group, field, count, v => v <= long.MaxValue ? (long)v : (double)v, ct).ConfigureAwait(false),
-            _ when type == typeof(double) => await ReadAsync<double>(group, field, count, v => v, ct).ConfigureAwait(false),
-            _ when type == typeof(float) => await ReadAsync<float>(group, field, count, v => (double)v, ct).ConfigureAwait(false),
-            _ when type == typeof(decimal) => await ReadAsync<decimal>(group, field, count, v => (double)v, ct).ConfigureAwait(false),
-            _ when type == typeof(bool) => await ReadAsync<bool>(group, field, count, v => v, ct).ConfigureAwait(false),
-            _ when type == typeof(DateTime) => await ReadAsync<DateTime>(group, field, count, v => new DateTimeOffset(DateTime.SpecifyKind(v, DateTimeKind.Utc)), ct).ConfigureAwait(false),
-            _ when type == typeof(DateTimeOffset) => await ReadAsync<DateTimeOffset>(group, field, count, v => v, ct).ConfigureAwait(false),
-            _ when type == typeof(DateOnly) => await ReadAsync<DateOnly>(group, field, count, v => new DateTimeOffset(v.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero), ct).ConfigureAwait(false),
-            _ when type == typeof(TimeSpan) => await ReadAsync<TimeSpan>(group, field, count, v => v.ToString("c", System.Globalization.CultureInfo.InvariantCulture), ct).ConfigureAwait(false),
-            _ when type == typeof(Guid) => await ReadAsync<Guid>(group, field, count, v => v.ToString("D"), ct).ConfigureAwait(false),
+            _ when type == typeof(long) => await ReadAsync<long>(group, field, count, column, v => v, ct).ConfigureAwait(false),
+            _ when type == typeof(int) => await ReadAsync<int>(group, field, count, column, v => (long)v, ct).ConfigureAwait(false),
+            _ when type == typeof(short) => await ReadAsync<short>(group, field, count, column, v => (long)v, ct).ConfigureAwait(false),
+            _ when type == typeof(sbyte) => await ReadAsync<sbyte>(group, field, count, column, v => (long)v, ct).ConfigureAwait(false),
+            _ when type == typeof(byte) => await ReadAsync<byte>(group, field, count, column, v => (long)v, ct).ConfigureAwait(false),
+            _ when type == typeof(ushort) => await ReadAsync<ushort>(group, field, count, column, v => (long)v, ct).ConfigureAwait(false),
+            _ when type == typeof(uint) => await ReadAsync<uint>(group, field, count, column, v => (long)v, ct).ConfigureAwait(false),
+            _ when type == typeof(ulong) => await ReadAsync<ulong>(group, field, count, column, v => v <= long.MaxValue ? (long)v : (double)v, ct).ConfigureAwait(false),
+            _ when type == typeof(double) => await ReadAsync<double>(group, field, count, column, v => v, ct).ConfigureAwait(false),
+            _ when type == typeof(float) => await ReadAsync<float>(group, field, count, column, v => (double)v, ct).ConfigureAwait(false),
+            _ when type == typeof(decimal) => await ReadAsync<decimal>(group, field, count, column, v => (double)v, ct).ConfigureAwait(false),
+            _ when type == typeof(bool) => await ReadAsync<bool>(group, field, count, column, v => v, ct).ConfigureAwait(false),
+            _ when type == typeof(DateTime) => await ReadAsync<DateTime>(group, field, count, column, v => new DateTimeOffset(DateTime.SpecifyKind(v, DateTimeKind.Utc)), ct).ConfigureAwait(false),
+            _ when type == typeof(DateTimeOffset) => await ReadAsync<DateTimeOffset>(group, field, count, column, v => v, ct).ConfigureAwait(false),
+            _ when type == typeof(DateOnly) => await ReadAsync<DateOnly>(group, field, count, column, v => new DateTimeOffset(v.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero), ct).ConfigureAwait(false),
+            _ when type == typeof(TimeSpan) => await ReadAsync<TimeSpan>(group, field, count, column, v => v.ToString("c", System.Globalization.CultureInfo.InvariantCulture), ct).ConfigureAwait(false),
+            _ when type == typeof(Guid) => await ReadAsync<Guid>(group, field, count, column, v => v.ToString("D"), ct).ConfigureAwait(false),
             _ => throw new InvalidDataException($"column '{field.Name}' has an unsupported type {type.Name}"),
         };
     }
 
-    private static async ValueTask<ColumnBuffer> ReadAsync<T>(ParquetRowGroupReader group, DataField field, int count, Func<T, object?> convert, CancellationToken ct)
+    private async ValueTask<ColumnBuffer> ReadAsync<T>(ParquetRowGroupReader group, DataField field, int count, int column, Func<T, object?> convert, CancellationToken ct)
         where T : struct
     {
         if (field.IsNullable)
         {
-            var values = new T?[count];
-            await group.ReadAsync<T>(field, values.AsMemory(), null, ct).ConfigureAwait(false);
-            return new ColumnBuffer<T?>(values, v => v is { } x ? convert(x) : null);
+            var values = Buffer<T?>(column, count);
+            await group.ReadAsync<T>(field, values.AsMemory(0, count), null, ct).ConfigureAwait(false);
+            return new ColumnBuffer<T?>(values, count, v => v is { } x ? convert(x) : null);
         }
         else
         {
-            var values = new T[count];
-            await group.ReadAsync<T>(field, values.AsMemory(), null, ct).ConfigureAwait(false);
-            return new ColumnBuffer<T>(values, convert);
+            var values = Buffer<T>(column, count);
+            await group.ReadAsync<T>(field, values.AsMemory(0, count), null, ct).ConfigureAwait(false);
+            return new ColumnBuffer<T>(values, count, convert);
         }
     }
 
@@ -176,9 +196,9 @@ public sealed class ParquetTableReader : ITableReader
         public abstract object? Get(int index);
     }
 
-    private sealed class ColumnBuffer<T>(T[] values, Func<T, object?> convert) : ColumnBuffer
+    private sealed class ColumnBuffer<T>(T[] values, int count, Func<T, object?> convert) : ColumnBuffer
     {
-        public override int Count => values.Length;
+        public override int Count => count;
 
         public override object? Get(int index) => convert(values[index]);
     }

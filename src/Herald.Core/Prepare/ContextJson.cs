@@ -10,68 +10,15 @@ namespace Herald.Prepare;
 /// </summary>
 internal static class ContextJson
 {
-    public static void WriteValue(Utf8JsonWriter json, object? value)
+    /// <summary>The writer options of <see cref="Rendering.RenderContextSerializer"/>: same bytes for the same values.</summary>
+    public static readonly JsonWriterOptions Options = new()
     {
-        switch (value)
-        {
-            case null:
-                json.WriteNullValue();
-                break;
-            case string s:
-                json.WriteStringValue(s);
-                break;
-            case long l:
-                json.WriteNumberValue(l);
-                break;
-            case int i:
-                json.WriteNumberValue(i);
-                break;
-            case double d when double.IsFinite(d):
-                json.WriteNumberValue(d);
-                break;
-            case double:
-                json.WriteNullValue();
-                break;
-            case bool b:
-                json.WriteBooleanValue(b);
-                break;
-            case DateTimeOffset t:
-                json.WriteStringValue(t.ToString("O", CultureInfo.InvariantCulture));
-                break;
-            case IReadOnlyDictionary<string, object?> map:
-                json.WriteStartObject();
-                foreach (var (name, item) in map)
-                {
-                    json.WritePropertyName(name);
-                    WriteValue(json, item);
-                }
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        SkipValidation = true,
+    };
 
-                json.WriteEndObject();
-                break;
-            case IDictionary map:
-                json.WriteStartObject();
-                foreach (DictionaryEntry entry in map)
-                {
-                    json.WritePropertyName(Convert.ToString(entry.Key, CultureInfo.InvariantCulture) ?? string.Empty);
-                    WriteValue(json, entry.Value);
-                }
-
-                json.WriteEndObject();
-                break;
-            case IEnumerable list:
-                json.WriteStartArray();
-                foreach (var item in list)
-                {
-                    WriteValue(json, item);
-                }
-
-                json.WriteEndArray();
-                break;
-            default:
-                json.WriteStringValue(Convert.ToString(value, CultureInfo.InvariantCulture));
-                break;
-        }
-    }
+    /// <summary>One value, exactly as the renderer's context serializer writes it.</summary>
+    public static void WriteValue(Utf8JsonWriter json, object? value) => Herald.Rendering.RenderContextSerializer.WriteValue(json, value);
 
     /// <summary>Column names pre-encoded once per file, so each row does not escape them again.</summary>
     public sealed class Names
@@ -84,7 +31,7 @@ internal static class ContextJson
             {
                 while (_encoded.Count <= index)
                 {
-                    _encoded.Add(JsonEncodedText.Encode(columns[_encoded.Count]));
+                    _encoded.Add(JsonEncodedText.Encode(columns[_encoded.Count], Options.Encoder));
                 }
 
                 return _encoded[index];

@@ -19,7 +19,7 @@ internal sealed class ExternalSorter : IDisposable
     private readonly int _limit;
     private readonly List<byte[]> _chunks = [];
     private readonly List<string> _runs = [];
-    private SortEntry[] _entries = new SortEntry[1024];
+    private SortEntry[] _entries;
     private int _count;
     private int _chunk;
     private int _offset;
@@ -30,6 +30,9 @@ internal sealed class ExternalSorter : IDisposable
         _directory = directory;
         _limit = limit <= 0 ? int.MaxValue : limit;
         _chunks.Add(new byte[Math.Min(ChunkSize, (int)Math.Min(int.MaxValue, _budget / 2))]);
+
+        // A quarter of the budget for entries up front: growing by copies would leave large-object garbage.
+        _entries = new SortEntry[(int)Math.Clamp(_budget / 4 / EntrySize, 1024, Array.MaxLength / 2)];
     }
 
     /// <summary>Runs written to disk so far.</summary>

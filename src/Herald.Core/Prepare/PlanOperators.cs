@@ -83,6 +83,26 @@ internal sealed class IndexJoinKeys(int dataSet, string dataSetName, string reci
 {
     public Dictionary<string, int> Groups { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>
+    /// The same groups for keys that are canonical whole numbers, so a data set with numeric keys (JSONL, Parquet)
+    /// is probed without formatting a string per row.
+    /// </summary>
+    public Dictionary<long, int> NumericGroups { get; } = [];
+
+    public int Count => Groups.Count;
+
+    /// <summary>The group of a data-set key value, or -1.</summary>
+    public int Find(object? value, string file, int row, string keyColumn)
+    {
+        if (value is long l)
+        {
+            return NumericGroups.TryGetValue(l, out var g) ? g : -1;
+        }
+
+        var key = JoinKeys.Canonical(value, file, row, keyColumn);
+        return key is not null && Groups.TryGetValue(key, out var group) ? group : -1;
+    }
+
     /// <summary>Deliverable rows per group; more than one means the joined value is shared and must be kept.</summary>
     public List<int> References { get; } = [];
 
@@ -109,6 +129,11 @@ internal sealed class IndexJoinKeys(int dataSet, string dataSetName, string reci
                 group = Groups.Count;
                 Groups.Add(key, group);
                 References.Add(0);
+                if (long.TryParse(key, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out var number)
+                    && number.ToString(System.Globalization.CultureInfo.InvariantCulture) == key)
+                {
+                    NumericGroups.Add(number, group);
+                }
             }
 
             References[group]++;
@@ -128,49 +153,56 @@ internal sealed class RecipientSource(RecipientList recipients, int dataSets, in
 {
     public long RowsRead { get; private set; }
 
+    /// <summary>Column names as of the rows handed out so far (read on another thread, so a snapshot).</summary>
+    public IReadOnlyList<string> Columns { get; private set; } = [.. recipients.Columns];
+
     public static string Describe(string path) => $"read {Path.GetFileName(path)} → normalize addresses (invalid → skipped) → dedupe by address and recipient_id (first wins)";
 
     public IEnumerable<List<PlanRow>> ReadBatches(CancellationToken cancellationToken)
     {
         var pool = new List<PlanRow>(batchSize);
         var batch = new List<PlanRow>(batchSize);
-        foreach (var entry in recipients.Read(cancellationToken))
+        foreach (var chunk in Prefetch.Chunks(recipients.Read(cancellationToken), () => recipients.Columns, cancellationToken))
         {
-            if (batch.Count == pool.Count)
+            Columns = chunk.Columns;
+            foreach (var entry in chunk.Items)
             {
-                pool.Add(new PlanRow { Groups = new int[dataSets] });
-            }
+                if (batch.Count == pool.Count)
+                {
+                    pool.Add(new PlanRow { Groups = new int[dataSets] });
+                }
 
-            var row = pool[batch.Count];
-            row.Row = entry.Row;
-            row.Values = entry.Values;
-            Array.Fill(row.Groups, -1);
-            switch (entry.Status)
-            {
-                case RecipientStatus.Ok:
-                    row.Email = entry.Email!;
-                    row.RecipientId = entry.RecipientId!;
-                    row.SkipReason = null;
-                    break;
-                case RecipientStatus.Duplicate:
-                    row.Email = entry.Email!;
-                    row.RecipientId = Qualified(entry.RecipientId!, entry.Row);
-                    row.SkipReason = SkipReasons.Duplicate;
-                    break;
-                default:
-                    row.Email = entry.RawEmail.Trim();
-                    row.RecipientId = Qualified(RecipientIds.For(null, row.Email), entry.Row);
-                    row.SkipReason = SkipReasons.Invalid;
-                    break;
-            }
+                var row = pool[batch.Count];
+                row.Row = entry.Row;
+                row.Values = entry.Values;
+                Array.Fill(row.Groups, -1);
+                switch (entry.Status)
+                {
+                    case RecipientStatus.Ok:
+                        row.Email = entry.Email!;
+                        row.RecipientId = entry.RecipientId!;
+                        row.SkipReason = null;
+                        break;
+                    case RecipientStatus.Duplicate:
+                        row.Email = entry.Email!;
+                        row.RecipientId = Qualified(entry.RecipientId!, entry.Row);
+                        row.SkipReason = SkipReasons.Duplicate;
+                        break;
+                    default:
+                        row.Email = entry.RawEmail.Trim();
+                        row.RecipientId = Qualified(RecipientIds.For(null, row.Email), entry.Row);
+                        row.SkipReason = SkipReasons.Invalid;
+                        break;
+                }
 
-            batch.Add(row);
-            RowsRead++;
-            if (batch.Count == batchSize)
-            {
-                yield return batch;
-                cancellationToken.ThrowIfCancellationRequested();
-                batch.Clear();
+                batch.Add(row);
+                RowsRead++;
+                if (batch.Count == batchSize)
+                {
+                    yield return batch;
+                    cancellationToken.ThrowIfCancellationRequested();
+                    batch.Clear();
+                }
             }
         }
 

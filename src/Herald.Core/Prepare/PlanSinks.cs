@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text.Json;
 using System.Threading.Channels;
+using Herald.Rendering;
 using Herald.Store;
 
 namespace Herald.Prepare;
@@ -12,10 +13,10 @@ internal sealed class FieldsSerializer(Func<IReadOnlyList<string>> columnNames)
     private readonly ArrayBufferWriter<byte> _buffer = new(1024);
     private Utf8JsonWriter? _json;
 
-    public ReadOnlySpan<byte> Serialize(object?[] values, int emailIndex, int idIndex)
+    public ReadOnlyMemory<byte> Serialize(object?[] values, int emailIndex, int idIndex)
     {
         _buffer.ResetWrittenCount();
-        _json ??= new Utf8JsonWriter(_buffer, new JsonWriterOptions { SkipValidation = true });
+        _json ??= new Utf8JsonWriter(_buffer, ContextJson.Options);
         _json.Reset(_buffer);
         _json.WriteStartObject();
         var columns = columnNames();
@@ -32,35 +33,42 @@ internal sealed class FieldsSerializer(Func<IReadOnlyList<string>> columnNames)
 
         _json.WriteEndObject();
         _json.Flush();
-        return _buffer.WrittenSpan;
+        return _buffer.WrittenMemory;
     }
 }
 
 /// <summary>
 /// The write operator: hands batches of plan entries to the store's plan writer on a second thread, so building
-/// the plan and storing it overlap (two cores).
+/// the plan and storing it overlap (two cores). Contexts are copied into a per-batch arena and batches are
+/// recycled once the writer has taken them (the <see cref="IPlanWriter.AddAsync"/> contract: entries are consumed
+/// when it returns), so a million contexts do not become a million arrays for the GC to promote.
 /// </summary>
 internal sealed class PlanWriterSink : IAsyncDisposable
 {
-    private readonly Channel<List<PlanEntry>> _channel = Channel.CreateBounded<List<PlanEntry>>(new BoundedChannelOptions(4) { SingleReader = true, SingleWriter = true });
+    private const int Depth = 4;
+
+    private readonly Channel<Batch> _full = Channel.CreateBounded<Batch>(new BoundedChannelOptions(Depth) { SingleReader = true, SingleWriter = true });
+    private readonly System.Collections.Concurrent.ConcurrentQueue<Batch> _free = new();
     private readonly Task _consumer;
     private readonly int _batchSize;
     private readonly string _campaignId;
     private readonly string _fromDomain;
     private readonly SortedDictionary<string, long> _skipped = new(StringComparer.Ordinal);
-    private List<PlanEntry> _batch;
+    private Batch _batch;
 
     public PlanWriterSink(IPlanWriter writer, string campaignId, string fromDomain, int batchSize, CancellationToken cancellationToken)
     {
         _batchSize = batchSize;
         _campaignId = campaignId;
         _fromDomain = fromDomain;
-        _batch = new List<PlanEntry>(batchSize);
+        _batch = new Batch(batchSize);
         _consumer = Task.Run(async () =>
         {
-            await foreach (var batch in _channel.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+            await foreach (var batch in _full.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
             {
-                await writer.AddAsync(batch, cancellationToken).ConfigureAwait(false);
+                await writer.AddAsync(batch.Entries, cancellationToken).ConfigureAwait(false);
+                batch.Clear();
+                _free.Enqueue(batch);
             }
         }, cancellationToken);
     }
@@ -69,7 +77,8 @@ internal sealed class PlanWriterSink : IAsyncDisposable
 
     public IReadOnlyDictionary<string, long> Skipped => _skipped;
 
-    public async ValueTask AddAsync(string recipientId, string email, ReadOnlyMemory<byte> context, string? skipReason, CancellationToken cancellationToken)
+    /// <summary>Adds one row; <paramref name="context"/> is copied before this returns, so the caller may reuse its buffer.</summary>
+    public ValueTask AddAsync(string recipientId, string email, ReadOnlyMemory<byte> context, string? skipReason, CancellationToken cancellationToken)
     {
         if (skipReason is null)
         {
@@ -81,24 +90,21 @@ internal sealed class PlanWriterSink : IAsyncDisposable
             context = ReadOnlyMemory<byte>.Empty;
         }
 
-        _batch.Add(new PlanEntry(recipientId, email, context, skipReason, PlanMessageIds.Create(_campaignId, recipientId, _fromDomain)));
-        if (_batch.Count >= _batchSize)
-        {
-            await FlushAsync(cancellationToken).ConfigureAwait(false);
-        }
+        _batch.Entries.Add(new PlanEntry(recipientId, email, _batch.Copy(context.Span), skipReason, MessageIds.Create(_campaignId, recipientId, _fromDomain)));
+        return _batch.Entries.Count >= _batchSize ? FlushAsync(cancellationToken) : ValueTask.CompletedTask;
     }
 
     /// <summary>Writes what is left and waits until the plan writer has every entry.</summary>
     public async Task CompleteAsync(CancellationToken cancellationToken)
     {
         await FlushAsync(cancellationToken).ConfigureAwait(false);
-        _channel.Writer.TryComplete();
+        _full.Writer.TryComplete();
         await _consumer.ConfigureAwait(false);
     }
 
     public async ValueTask DisposeAsync()
     {
-        _channel.Writer.TryComplete();
+        _full.Writer.TryComplete();
         try
         {
             await _consumer.ConfigureAwait(false);
@@ -111,7 +117,7 @@ internal sealed class PlanWriterSink : IAsyncDisposable
 
     private async ValueTask FlushAsync(CancellationToken cancellationToken)
     {
-        if (_batch.Count == 0)
+        if (_batch.Entries.Count == 0)
         {
             return;
         }
@@ -121,8 +127,42 @@ internal sealed class PlanWriterSink : IAsyncDisposable
             await _consumer.ConfigureAwait(false);
         }
 
-        await _channel.Writer.WriteAsync(_batch, cancellationToken).ConfigureAwait(false);
-        _batch = new List<PlanEntry>(_batchSize);
+        await _full.Writer.WriteAsync(_batch, cancellationToken).ConfigureAwait(false);
+        _batch = _free.TryDequeue(out var recycled) ? recycled : new Batch(_batchSize);
+    }
+
+    private sealed class Batch(int size)
+    {
+        private byte[] _arena = new byte[256 * 1024];
+        private int _used;
+
+        public List<PlanEntry> Entries { get; } = new(size);
+
+        public ReadOnlyMemory<byte> Copy(ReadOnlySpan<byte> bytes)
+        {
+            if (bytes.IsEmpty)
+            {
+                return ReadOnlyMemory<byte>.Empty;
+            }
+
+            if (_used + bytes.Length > _arena.Length)
+            {
+                // Entries already added keep the old arena alive until the batch is written; new ones go to a bigger one.
+                _arena = new byte[Math.Max(_arena.Length * 2, bytes.Length)];
+                _used = 0;
+            }
+
+            var target = _arena.AsMemory(_used, bytes.Length);
+            bytes.CopyTo(target.Span);
+            _used += bytes.Length;
+            return target;
+        }
+
+        public void Clear()
+        {
+            Entries.Clear();
+            _used = 0;
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Diagnostics;
+using System.Runtime;
 using Herald.Campaigns;
 using Herald.Recipients;
 using Herald.Store;
@@ -76,15 +77,30 @@ public static class Preparer
         Campaign campaign, IDeliveryStore store, ISuppressionList? suppression, PrepareOptions options, string fingerprint, string spillDirectory)
     {
         private readonly List<string> _passes = [];
+        private readonly Stopwatch _clock = Stopwatch.StartNew();
+
+        /// <summary>Appends the time the pass just finished took to its description.</summary>
+        private void Timed()
+        {
+            _passes[^1] += FormattableString.Invariant($" [{_clock.Elapsed.TotalSeconds:F1} s]");
+            if (Environment.GetEnvironmentVariable("HERALD_PREPARE_DEBUG") is not null)
+            {
+                var info = GC.GetGCMemoryInfo();
+                Console.Error.WriteLine(FormattableString.Invariant($"{_passes[^1]}: heap {info.HeapSizeBytes >> 20} MB, committed {info.TotalCommittedBytes >> 20} MB, ws {Environment.WorkingSet >> 20} MB, peak ws {System.Diagnostics.Process.GetCurrentProcess().PeakWorkingSet64 >> 20} MB"));
+            }
+
+            _clock.Restart();
+        }
 
         public async Task<PrepareManifest> ExecuteAsync(CancellationToken cancellationToken)
         {
             var dataSets = campaign.Data.Values.ToList();
             using var recipients = RecipientList.Open(campaign.RecipientsPath);
             var recipientsPath = recipients.Path;
-            var email = new ColumnRef(recipientsPath, () => recipients.Columns, RecipientList.EmailColumn);
+            var source = new RecipientSource(recipients, dataSets.Count, options.BatchSize);
+            var email = new ColumnRef(recipientsPath, () => source.Columns, RecipientList.EmailColumn);
             email.Require("the recipients' addresses");
-            var recipientId = new ColumnRef(recipientsPath, () => recipients.Columns, RecipientIds.Column);
+            var recipientId = new ColumnRef(recipientsPath, () => source.Columns, RecipientIds.Column);
 
             // Build the plan first: the per-row operators of the recipients pass, in pipeline order, after the
             // source that reads, normalizes and dedupes.
@@ -98,7 +114,7 @@ public static class Preparer
             var indexes = new List<IndexJoinKeys>();
             for (var i = 0; i < dataSets.Count; i++)
             {
-                var column = new ColumnRef(recipientsPath, () => recipients.Columns, dataSets[i].RecipientKey);
+                var column = new ColumnRef(recipientsPath, () => source.Columns, dataSets[i].RecipientKey);
                 column.Require($"recipient_key of data set '{dataSets[i].Name}'");
                 keyColumns.Add(column);
                 var index = new IndexJoinKeys(i, dataSets[i].Name, recipientsPath, column);
@@ -106,8 +122,7 @@ public static class Preparer
                 operators.Add(index);
             }
 
-            var source = new RecipientSource(recipients, dataSets.Count, options.BatchSize);
-            var fields = new FieldsSerializer(() => recipients.Columns);
+            var fields = new FieldsSerializer(() => source.Columns);
             var fromDomain = campaign.From.Domain;
             var recipientsPass = string.Join(" → ", operators.Select(o => o.Describe()).Prepend(RecipientSource.Describe(recipientsPath)));
 
@@ -123,7 +138,7 @@ public static class Preparer
                     {
                         foreach (var row in batch)
                         {
-                            var context = row.Deliverable ? fields.Serialize(row.Values, email.Index, recipientId.Index).ToArray() : default;
+                            var context = row.Deliverable ? fields.Serialize(row.Values, email.Index, recipientId.Index) : default;
                             await sink.AddAsync(row.RecipientId, row.Email, context, row.SkipReason, cancellationToken).ConfigureAwait(false);
                         }
                     }
@@ -144,17 +159,23 @@ public static class Preparer
             {
                 foreach (var row in batch)
                 {
-                    spool.Write(row, row.Deliverable ? fields.Serialize(row.Values, email.Index, recipientId.Index) : default);
+                    spool.Write(row, row.Deliverable ? fields.Serialize(row.Values, email.Index, recipientId.Index).Span : default);
                 }
             }
 
             email.Require("the recipients' addresses", atEnd: true);
+            Timed();
             for (var i = 0; i < dataSets.Count; i++)
             {
                 keyColumns[i].Require($"recipient_key of data set '{dataSets[i].Name}'", atEnd: true);
             }
 
             recipients.Dispose();
+
+            // Pass boundary: the dedupe sets of the recipients pass are garbage now. Collect them (and compact the
+            // large-object heap) before the join buffers fill, so the peak is the join's, not the sum of both.
+            GCSettings.LargeObjectHeapCompactionMode = GCLargeObjectHeapCompactionMode.CompactOnce;
+            GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
 
             // Passes 2..n: each data set streamed once, matched rows sorted within the memory budget.
             var joins = new List<DataSetJoin>();
@@ -163,10 +184,14 @@ public static class Preparer
                 for (var i = 0; i < dataSets.Count; i++)
                 {
                     var set = dataSets[i];
-                    var join = new DataSetJoin(set, ResolvePath(set.File), indexes[i], options.MemoryBudget / dataSets.Count, spillDirectory);
+                    var join = new DataSetJoin(set, ResolvePath(set.File), indexes[i], SortBudget(indexes), options.MemoryBudget + (128L << 20), spillDirectory);
                     joins.Add(join);
-                    _passes.Add($"read {Path.GetFileName(set.File)} → match '{set.Key}' to recipients' '{set.RecipientKey}' → sort by key{(set.OrderBy is null ? string.Empty : $", {set.OrderBy}")} (spill past {options.MemoryBudget / dataSets.Count / (1 << 20)} MB)");
+                    _passes.Add($"read {Path.GetFileName(set.File)} → match '{set.Key}' to recipients' '{set.RecipientKey}' → sort by key{(set.OrderBy is null ? string.Empty : $", {set.OrderBy}")} (reader + sort buffers within {SortBudget(indexes) / (1 << 20)} MB, then spill)");
                     join.Build(cancellationToken);
+                    Timed();
+
+                    // Pass boundary again: the data set's reader (a Parquet row group's strings) is garbage now.
+                    GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
                 }
 
                 // Final pass: spool merged with every sorted data set, then written.
@@ -235,14 +260,17 @@ public static class Preparer
                     context.Write(fields[..^1]);
                     context.Write(fields.Length == 2 ? tail[1..] : tail);
                     context.Write("}"u8);
-                    await sink.AddAsync(row.RecipientId, row.Email, context.WrittenSpan.ToArray(), null, cancellationToken).ConfigureAwait(false);
+                    await sink.AddAsync(row.RecipientId, row.Email, context.WrittenMemory, null, cancellationToken).ConfigureAwait(false);
                 }
 
                 await sink.CompleteAsync(cancellationToken).ConfigureAwait(false);
+                Timed();
                 manifest = Manifest(rowsRead, sink, [.. joins.Select(j => j.Manifest)]);
             }
 
             await writer.CommitAsync(cancellationToken).ConfigureAwait(false);
+            _passes.Add("commit");
+            Timed();
             return manifest;
         }
 
@@ -268,8 +296,19 @@ public static class Preparer
             Deliverable = sink.Deliverable,
             Skipped = new SortedDictionary<string, long>((IDictionary<string, long>)sink.Skipped, StringComparer.Ordinal),
             DataSets = dataSets,
-            Passes = [.. _passes],
+            Passes = _passes,
         };
+
+        /// <summary>
+        /// Each data set's share of the budget (for its reader and sort buffers): the budget less what the key
+        /// indexes already hold (about 200 bytes a key, two dictionaries).
+        /// </summary>
+        private long SortBudget(List<IndexJoinKeys> indexes)
+        {
+            const long BytesPerKey = 200;
+            var left = options.MemoryBudget - indexes.Sum(i => (long)i.Count * BytesPerKey);
+            return Math.Max(left, options.MemoryBudget / 8) / indexes.Count;
+        }
 
         private string ResolvePath(string file) => Path.IsPathRooted(file) ? file : Path.GetFullPath(Path.Combine(campaign.Directory, file));
     }

@@ -63,6 +63,9 @@ public static class RenderContextSerializer
         writer.WriteEndObject();
     }
 
+    /// <summary>Writes one context value (scalars, lists, nested objects with sorted keys).</summary>
+    internal static void WriteValue(Utf8JsonWriter writer, object? value) => WriteValue(writer, value, 0);
+
     private static void WriteValue(Utf8JsonWriter writer, object? value, int depth)
     {
         if (depth > 32)

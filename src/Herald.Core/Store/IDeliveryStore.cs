@@ -66,7 +66,7 @@ public interface IDeliveryStore : IAsyncDisposable
 /// <summary>Writes a plan in batches; atomic on commit.</summary>
 public interface IPlanWriter : IAsyncDisposable
 {
-    /// <summary>Adds rows, in plan order.</summary>
+    /// <summary>Adds rows, in plan order. The caller may reuse the memory behind each <see cref="PlanEntry.Context"/> once this returns.</summary>
     Task AddAsync(IReadOnlyList<PlanEntry> entries, CancellationToken cancellationToken);
 
     /// <summary>Replaces the campaign's previous plan with this one, atomically.</summary>

@@ -75,6 +75,24 @@ public sealed class PrepareCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Prepare_skips_addresses_on_the_stores_suppression_list()
+    {
+        var db = Path.Combine(_dir, "plan.db");
+        await using (var tracking = new SqliteTrackingStore(db))
+        {
+            await tracking.MigrateAsync(Ct);
+            await tracking.AddSuppressionsAsync([new SuppressionEntry("c@example.com", SuppressionReason.Manual, null, DateTimeOffset.UnixEpoch)], Ct);
+        }
+
+        var output = new StringWriter();
+        await PrepareCommand.RunAsync(Campaign, db, json: true, "512MB", output, Ct);
+
+        using var manifest = JsonDocument.Parse(output.ToString());
+        Assert.Equal(1, manifest.RootElement.GetProperty("skipped").GetProperty("suppressed").GetInt64());
+        Assert.Equal(1, manifest.RootElement.GetProperty("deliverable").GetInt64());
+    }
+
+    [Fact]
     public async Task Prepare_prints_a_readable_summary_without_json()
     {
         var output = new StringWriter();
@@ -115,6 +133,35 @@ public sealed class PrepareCommandTests : IDisposable
         await using var store = await SqliteDeliveryStore.OpenAsync(db, Ct);
         var counts = await store.GetCountsAsync("spring", Ct);
         Assert.Equal(4, counts.Total);
+    }
+
+    [Fact]
+    public async Task Prepare_failing_after_rows_reached_the_store_leaves_the_previous_plan()
+    {
+        var db = Path.Combine(_dir, "plan.db");
+        await PrepareCommand.RunAsync(Campaign, db, json: true, "512MB", new StringWriter(), Ct);
+        await using (var before = await SqliteDeliveryStore.OpenAsync(db, Ct))
+        {
+            Assert.Equal(4, (await before.GetCountsAsync("spring", Ct)).Total);
+        }
+
+        // No data sets: one fused pass straight into the plan writer; 5,000 good rows (more than one batch reach the
+        // writer) and then a ragged row.
+        var rows = new StringBuilder("email,first_name,id\n");
+        for (var i = 0; i < 5000; i++)
+        {
+            rows.Append(System.Globalization.CultureInfo.InvariantCulture, $"u{i}@example.com,U,{i}\n");
+        }
+
+        rows.Append("late@example.com,too,many,fields\n");
+        Write("recipients.csv", rows.ToString());
+        File.WriteAllText(Campaign, File.ReadAllText(Campaign)[..File.ReadAllText(Campaign).IndexOf("data:", StringComparison.Ordinal)]);
+
+        var ex = await Assert.ThrowsAsync<CampaignException>(() => PrepareCommand.RunAsync(Campaign, db, false, "512MB", new StringWriter(), Ct));
+
+        Assert.Equal(5001, ex.Problems[0].Line);
+        await using var store = await SqliteDeliveryStore.OpenAsync(db, Ct);
+        Assert.Equal(4, (await store.GetCountsAsync("spring", Ct)).Total);
     }
 
     private void Write(string name, string content) => File.WriteAllText(Path.Combine(_dir, name), content, new UTF8Encoding(false));

@@ -84,27 +84,6 @@ public sealed class SinkCommandTests : IDisposable
             KillQuietly(process);
         }
     }
-
-    [Theory]
-    [InlineData("50ms", 50)]
-    [InlineData("2s", 2000)]
-    [InlineData("5m", 300_000)]
-    [InlineData("1h", 3_600_000)]
-    [InlineData("0", 0)]
-    public void TryParseDuration_reads_units(string text, int milliseconds)
-    {
-        Assert.True(SinkCommand.TryParseDuration(text, out var value));
-        Assert.Equal(TimeSpan.FromMilliseconds(milliseconds), value);
-    }
-
-    [Theory]
-    [InlineData("")]
-    [InlineData("ms")]
-    [InlineData("5 s")]
-    [InlineData("-5s")]
-    [InlineData("5d")]
-    public void TryParseDuration_rejects_garbage(string text) => Assert.False(SinkCommand.TryParseDuration(text, out _));
-
     private static Process StartHerald(params string[] args)
     {
         var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")

@@ -39,12 +39,24 @@ public sealed class PreparerTests : IDisposable
         Assert.Equal("""{"first_name":"Ann"}""", Context(plan[0]));
         Assert.True(plan[1].Context.IsEmpty);
         Assert.Equal(plan.Count, plan.Select(e => e.RecipientId).Distinct().Count());
-        Assert.All(plan, e => Assert.EndsWith("@shop.example.com>", e.MessageId, StringComparison.Ordinal));
+        Assert.All(plan, e => Assert.Equal(Herald.Rendering.MessageIds.Create("spring", e.RecipientId, "shop.example.com"), e.MessageId));
         Assert.Equal(5, manifest.RowsRead);
         Assert.Equal(2, manifest.Deliverable);
         Assert.Equal(new Dictionary<string, long> { ["duplicate"] = 1, ["invalid"] = 1, ["suppressed"] = 1 }, manifest.Skipped);
         Assert.Single(manifest.Passes);
         Assert.Equal(Preparer.ComputeFingerprint(_fx.Campaign("r.csv")), (await store.GetPlanAsync("spring", Ct))!.Fingerprint);
+    }
+
+    [Fact]
+    public async Task Prepare_writes_recipient_fields_as_the_render_context_serializer_does()
+    {
+        _fx.Write("r.jsonl", """{"email":"a@example.com","first_name":"Chloé <3","n":3,"tags":{"b":1,"a":[true,null]}}""" + "\n");
+
+        await Prepare(_fx.Campaign("r.jsonl"), new MemoryPlanStore().Also(out var store));
+
+        var expected = Herald.Rendering.RenderContextSerializer.Serialize(
+            ["first_name", "n", "tags"], ["Chloé <3", 3L, new Dictionary<string, object?> { ["b"] = 1L, ["a"] = new List<object?> { true, null } }]);
+        Assert.Equal(Encoding.UTF8.GetString(expected), Context(store.Plan("spring")[0]));
     }
 
     [Fact]
