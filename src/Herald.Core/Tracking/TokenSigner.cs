@@ -27,6 +27,12 @@ public sealed class TokenSigner
     private const int MacLength = 16;
     private readonly byte[] _key;
 
+    [ThreadStatic]
+    private static IncrementalHash? t_hmac;
+
+    [ThreadStatic]
+    private static byte[]? t_hmacKey;
+
     public TokenSigner(ReadOnlySpan<byte> key)
     {
         if (key.Length < 16)
@@ -135,7 +141,18 @@ public sealed class TokenSigner
             }
 
             Span<byte> mac = stackalloc byte[32];
-            HMACSHA256.HashData(_key, buffer[..pos], mac);
+            var hmac = t_hmac;
+            if (hmac is null || !ReferenceEquals(t_hmacKey, _key))
+            {
+                // One keyed HMAC per thread, reset after each use: the one-shot API sets the key up (and, on
+                // OpenSSL 3, fetches the algorithm) on every call, which made signing ~20 links per email costly.
+                hmac?.Dispose();
+                hmac = t_hmac = IncrementalHash.CreateHMAC(HashAlgorithmName.SHA256, _key);
+                t_hmacKey = _key;
+            }
+
+            hmac.AppendData(buffer[..pos]);
+            hmac.GetHashAndReset(mac);
             mac[..MacLength].CopyTo(buffer[pos..]);
             pos += MacLength;
             return Base64Url.EncodeToString(buffer[..pos]);

@@ -1,0 +1,253 @@
+#!/usr/bin/env bash
+# End-to-end throughput of `herald send` against Postfix's smtp-sink, with Postfix's smtp-source as the physical
+# reference in the same run (same sink, same message size, same number of connections).
+#
+#   bench/run.sh [--recipients N] [--connections C] [--source-messages M] [--work DIR] [--keep] [--doc|--no-doc]
+#
+# Default: 1,000,000 recipients of the standard campaign (bench/gen-campaign.sh), 32 connections. Prints one summary
+# and writes it into docs/PERFORMANCE.md ("Throughput (end to end)", other sections kept) for runs of at least
+# 100,000 recipients (smaller runs are smoke tests; --doc forces it). Exits non-zero when the send itself fails
+# (herald exits non-zero or not every recipient was sent), never because a target was missed.
+# Loopback only; every step bounded in time; every process it starts is stopped on exit.
+set -euo pipefail
+export LC_ALL=C
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo"
+
+recipients=1000000
+connections=32
+source_messages=
+work=
+keep=0
+write_doc=
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --recipients) recipients=$2; shift 2 ;;
+        --connections) connections=$2; shift 2 ;;
+        --source-messages) source_messages=$2; shift 2 ;;
+        --work) work=$2; shift 2 ;;
+        --keep) keep=1; shift ;;
+        --no-doc) write_doc=0; shift ;;
+        --doc) write_doc=1; shift ;;
+        -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+        *) echo "unknown argument: $1" >&2; exit 2 ;;
+    esac
+done
+[[ "$recipients" =~ ^[0-9]+$ && "$recipients" -ge 1 ]] || { echo "--recipients must be a positive integer" >&2; exit 2; }
+[[ "$connections" =~ ^[0-9]+$ && "$connections" -ge 1 ]] || { echo "--connections must be a positive integer" >&2; exit 2; }
+# smtp-source is only the reference rate: enough messages for a steady state, bounded in time.
+write_doc=${write_doc:-$(( recipients >= 100000 ? 1 : 0 ))}
+source_messages=${source_messages:-$(( recipients < 200000 ? recipients : 200000 ))}
+
+log() { printf '[bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+
+# --- processes and files we own, cleaned up however we exit ---
+pids=()
+cleanup() {
+    local pid
+    for pid in "${pids[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+    for pid in "${pids[@]}"; do
+        wait "$pid" 2>/dev/null || true
+    done
+    if [ "$keep" = 0 ] && [ -n "${work:-}" ] && [ -n "${made_work:-}" ]; then
+        rm -rf "$work"
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# --- Postfix tools (never the Postfix daemon) ---
+SMTP_SINK=${SMTP_SINK:-/usr/sbin/smtp-sink}
+SMTP_SOURCE=${SMTP_SOURCE:-/usr/sbin/smtp-source}
+TIME=/usr/bin/time
+if [ ! -x "$SMTP_SINK" ] || [ ! -x "$SMTP_SOURCE" ] || [ ! -x "$TIME" ]; then
+    log "installing postfix (for smtp-sink/smtp-source; the daemon is not configured nor started) and time"
+    sudo=; [ "$(id -u)" = 0 ] || sudo=sudo
+    echo "postfix postfix/main_mailer_type select No configuration" | $sudo debconf-set-selections
+    # policy-rc.d 101: no service may be started by the package scripts.
+    policy=/usr/sbin/policy-rc.d
+    added_policy=0
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null; $sudo chmod +x "$policy"; added_policy=1
+    fi
+    timeout 300 $sudo apt-get update -qq || true
+    DEBIAN_FRONTEND=noninteractive timeout 600 $sudo apt-get install -y -qq --no-install-recommends postfix time >/dev/null
+    [ "$added_policy" = 0 ] || $sudo rm -f "$policy"
+fi
+
+# --- build (Release), from whatever checkout this is ---
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+log "building Release"
+timeout 900 dotnet build -c Release src/Herald.Cli -v q -nologo >/tmp/herald-bench-build.$$ 2>&1 \
+    || { cat /tmp/herald-bench-build.$$ >&2; rm -f /tmp/herald-bench-build.$$; exit 1; }
+rm -f /tmp/herald-bench-build.$$
+herald=(dotnet "$repo/src/Herald.Cli/bin/Release/net10.0/herald.dll")
+
+if [ -z "$work" ]; then
+    work=$(mktemp -d /tmp/herald-bench.XXXXXX); made_work=1
+else
+    mkdir -p "$work"
+fi
+# A fixed signing key for the benchmark only (tokens must be signed; this is not a secret of anything real).
+export HERALD_SECRET=herald-benchmark-signing-key-not-a-secret
+unset HERALD_DB
+
+free_port() {
+    local port
+    for _ in $(seq 50); do
+        port=$(( 20000 + RANDOM % 30000 ))
+        if ! ss -Hltn "sport = :$port" 2>/dev/null | grep -q .; then echo "$port"; return 0; fi
+    done
+    return 1
+}
+
+# --- smtp-sink: accepts every message (250 after the final dot), keeps nothing ---
+port=
+for _ in 1 2 3 4 5; do
+    port=$(free_port)
+    # -u root: it refuses to run as root otherwise; 1024: listen backlog. The count of sessions is not limited (-m).
+    "$SMTP_SINK" -u "$(id -un)" -m 1000 "127.0.0.1:$port" 1024 >"$work/smtp-sink.out" 2>&1 &
+    sink_pid=$!; pids+=("$sink_pid")
+    for _ in $(seq 50); do
+        ss -Hltn "sport = :$port" 2>/dev/null | grep -q . && break
+        kill -0 "$sink_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$sink_pid" 2>/dev/null && ss -Hltn "sport = :$port" | grep -q .; then break; fi
+    port=
+done
+[ -n "$port" ] || { echo "smtp-sink did not start:" >&2; cat "$work/smtp-sink.out" >&2; exit 1; }
+log "smtp-sink on 127.0.0.1:$port"
+
+# --- the standard campaign ---
+log "generating the standard campaign: $recipients recipients, 8 products each"
+timeout 1200 bench/gen-campaign.sh "$work/campaign" "$recipients" "smtp://127.0.0.1:$port" "$connections"
+
+# --- the size of one email as sent: a few recipients through `herald sink --out`, measured on disk ---
+timeout 120 bench/gen-campaign.sh "$work/probe" 20 "smtp://127.0.0.1:1" 1
+mkdir -p "$work/probe/eml"
+"${herald[@]}" sink --port 0 --out "$work/probe/eml" >"$work/probe/sink.out" 2>&1 &
+probe_sink=$!; pids+=("$probe_sink")
+for _ in $(seq 100); do grep -q '^listening on' "$work/probe/sink.out" 2>/dev/null && break; sleep 0.1; done
+probe_port=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$work/probe/sink.out" | head -1)
+[ -n "$probe_port" ] || { echo "herald sink did not start:" >&2; cat "$work/probe/sink.out" >&2; exit 1; }
+sed -i "s#smtp://127.0.0.1:1\$#smtp://127.0.0.1:$probe_port#" "$work/probe/campaign.yml"
+timeout 120 "${herald[@]}" send "$work/probe/campaign.yml" --db "$work/probe/herald.db" >"$work/probe/send.out" 2>&1 \
+    || { echo "probe send failed:" >&2; cat "$work/probe/send.out" >&2; exit 1; }
+kill "$probe_sink" 2>/dev/null || true; wait "$probe_sink" 2>/dev/null || true
+probe_count=$(find "$work/probe/eml" -name '*.eml' | wc -l)
+[ "$probe_count" -gt 0 ] || { echo "probe: no message captured" >&2; exit 1; }
+message_bytes=$(find "$work/probe/eml" -name '*.eml' -printf '%s\n' | awk '{ s += $1 } END { printf "%d", s / NR }')
+log "one email is ~$message_bytes bytes ($probe_count captured)"
+
+# --- prepare (its own step when the command exists; otherwise `send` prepares the missing plan itself) ---
+db="$work/campaign/herald.db"
+prepare_s=
+if "${herald[@]}" --help 2>/dev/null | grep -q "^  prepare "; then
+    log "herald prepare"
+    t0=$(date +%s.%N)
+    timeout 1800 "${herald[@]}" prepare "$work/campaign/campaign.yml" --db "$db" >"$work/prepare.out" 2>&1 \
+        || { echo "herald prepare failed:" >&2; tail -20 "$work/prepare.out" >&2; exit 1; }
+    prepare_s=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+    log "prepared in ${prepare_s} s"
+fi
+
+# --- herald send, measured by /usr/bin/time (CPU and peak RSS of Herald's own process) ---
+send_timeout=$(( 300 + recipients / 300 ))
+log "herald send ($connections connections, at most ${send_timeout} s)"
+set +e
+timeout "$send_timeout" "$TIME" -v -o "$work/send.time" "${herald[@]}" send "$work/campaign/campaign.yml" --db "$db" >"$work/send.out" 2>&1 &
+send_pid=$!; pids+=("$send_pid")
+# The send phase's own peak RSS (VmRSS sampled once the plan exists), apart from an in-process prepare's.
+send_rss_kb=0
+herald_pid=
+while kill -0 "$send_pid" 2>/dev/null; do
+    if [ -z "$herald_pid" ]; then
+        time_pid=$(pgrep -P "$send_pid" | head -1)
+        [ -z "$time_pid" ] || herald_pid=$(pgrep -P "$time_pid" | head -1)
+    fi
+    if [ -n "$herald_pid" ] && { [ -n "$prepare_s" ] || grep -q '^prepared' "$work/send.out" 2>/dev/null; }; then
+        rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$herald_pid/status" 2>/dev/null || true)
+        [ -z "$rss" ] || [ "$rss" -le "$send_rss_kb" ] || send_rss_kb=$rss
+    fi
+    sleep 0.5
+done
+wait "$send_pid"
+send_rc=$?
+set -e
+tail -3 "$work/send.out" >&2
+status_json=$(timeout 120 "${herald[@]}" status "$work/campaign/campaign.yml" --db "$db" --json 2>/dev/null || true)
+sent=$(printf '%s' "$status_json" | sed -n 's/.*"sent": *\([0-9]*\).*/\1/p')
+sent=${sent:-0}
+if [ "$send_rc" != 0 ] || [ "$sent" != "$recipients" ]; then
+    echo "herald send failed: exit $send_rc, $sent of $recipients sent" >&2
+    tail -20 "$work/send.out" >&2
+    exit 1
+fi
+
+# The send phase as Herald times it ("this run: N sent in S s"), and the whole process as time(1) saw it.
+send_s=$(sed -n 's/^this run: [0-9]* sent in \([0-9.]*\)s.*/\1/p' "$work/send.out" | tail -1)
+commits=$(sed -n 's/.*, \([0-9]*\) group commits.*/\1/p' "$work/send.out" | tail -1)
+wall_s=$(awk -F': ' '/Elapsed \(wall clock\)/ { n = split($2, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; print s }' "$work/send.time")
+cpu_s=$(awk -F': ' '/User time/ { u = $2 } /System time/ { s = $2 } END { printf "%.2f", u + s }' "$work/send.time")
+rss_kb=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$work/send.time")
+
+# --- smtp-source against the same sink: same message size, same number of connections ---
+log "smtp-source: $source_messages messages of $message_bytes bytes over $connections connections"
+t0=$(date +%s.%N)
+timeout $(( 120 + source_messages / 200 )) "$SMTP_SOURCE" -d -s "$connections" -m "$source_messages" -l "$message_bytes" \
+    -f bench@shop.example.com -t customer@shop.example.com "127.0.0.1:$port" >"$work/smtp-source.out" 2>&1 \
+    || { echo "smtp-source failed:" >&2; cat "$work/smtp-source.out" >&2; exit 1; }
+source_s=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
+
+# --- summary ---
+cores=$(nproc)
+mem_gb=$(awk '/MemTotal/ { printf "%.0f", $2 / 1048576 }' /proc/meminfo)
+cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
+load=$(cut -d' ' -f1-3 /proc/loadavg)
+date_utc=$(date -u +%Y-%m-%d)
+summary=$(awk -v n="$recipients" -v c="$connections" -v bytes="$message_bytes" -v send_s="$send_s" -v wall_s="$wall_s" \
+    -v cpu_s="$cpu_s" -v rss_kb="$rss_kb" -v send_rss_kb="$send_rss_kb" -v src_n="$source_messages" -v src_s="$source_s" -v commits="$commits" \
+    -v prep="${prepare_s:-}" 'BEGIN {
+    rate = n / send_s; src = src_n / src_s
+    printf "recipients=%d connections=%d message_bytes=%d\n", n, c, bytes
+    printf "herald: %.0f emails/s, %.1f MB/s (send phase %.1f s; whole process %.1f s%s), %d group commits\n", rate, rate * bytes / 1e6, send_s, wall_s, (prep == "" ? ", prepare included" : ", prepare " prep " s apart"), commits
+    printf "herald cpu: %.0f us/email (%.1f s user+sys, whole process), peak RSS %.0f MB (process), %.0f MB (send phase, sampled)\n", cpu_s / n * 1e6, cpu_s, rss_kb / 1024, send_rss_kb / 1024
+    printf "smtp-source: %.0f emails/s, %.1f MB/s (%d messages)\n", src, src * bytes / 1e6, src_n
+    printf "ratio herald/smtp-source: %.2f\n", rate / src
+    printf "targets: emails/s>=3300 %s, ratio>=0.75 %s, cpu<=300us %s, rss(send)<=300MB %s; floor 1M in 10 min (>=1667/s) %s\n",
+        (rate >= 3300 ? "met" : "MISSED"), (rate / src >= 0.75 ? "met" : "MISSED"), (cpu_s / n * 1e6 <= 300 ? "met" : "MISSED"),
+        (send_rss_kb / 1024 <= 300 ? "met" : "MISSED"), (rate >= 1667 ? "met" : "MISSED")
+}')
+echo "$summary"
+
+# --- docs/PERFORMANCE.md: replace (or append) only the "Throughput (end to end)" section ---
+if [ "$write_doc" = 1 ]; then
+    doc=docs/PERFORMANCE.md
+    section=$(mktemp)
+    {
+        echo "## Throughput (end to end)"
+        echo
+        echo "\`bench/run.sh --recipients $recipients\` on $date_utc: $cores cores ($cpu_model), ${mem_gb} GB memory, load average $load at the end"
+        echo "(the machine is shared with other work; timings vary up to 2×). Standard campaign: ~50 kB HTML with 8 recommended"
+        echo "products joined per recipient, ~20 tracked links, open pixel, text part, personalized subject and body; SQLite ledger"
+        echo "(WAL, group commits); Release build; Postfix \`smtp-sink\` on loopback. smtp-source ran in the same run against the same"
+        echo "sink with \`-d\` (connections reused), the same message size and number of connections."
+        echo
+        echo '```'
+        echo "$summary"
+        echo '```'
+        echo
+    } >"$section"
+    [ -f "$doc" ] || printf '# Performance\n\n' >"$doc"
+    awk -v section="$section" '
+        /^## Throughput \(end to end\)/ { while ((getline line < section) > 0) print line; skip = 1; done = 1; next }
+        skip && /^## / { skip = 0 }
+        !skip { print }
+        END { if (!done) { print ""; while ((getline line < section) > 0) print line } }
+    ' "$doc" >"$doc.tmp" && mv "$doc.tmp" "$doc"
+    rm -f "$section"
+    log "wrote the summary to $doc"
+fi
