@@ -34,6 +34,8 @@ internal sealed class FilePlanStore(string? path) : IDeliveryStore
 
     public IAsyncEnumerable<RecipientRecord> ReadRecipientsAsync(string campaignId, CancellationToken cancellationToken) => throw new NotSupportedException();
 
+    public IAsyncEnumerable<WorkItem> ReadPendingAsync(string campaignId, int limit, CancellationToken cancellationToken) => throw new NotSupportedException();
+
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
     private sealed class Writer(FilePlanStore store, Stream stream, string? path) : IPlanWriter

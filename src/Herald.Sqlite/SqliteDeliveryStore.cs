@@ -203,6 +203,31 @@ public sealed partial class SqliteDeliveryStore : IDeliveryStore
         return value is long ms ? FromMs(ms) : null;
     }
 
+    public async IAsyncEnumerable<WorkItem> ReadPendingAsync(string campaignId, int limit, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenReaderAsync(cancellationToken).ConfigureAwait(false);
+        using var command = connection.CreateCommand();
+        command.CommandText = """
+            SELECT id, recipient_id, email, context, attempts, first_attempt_at, message_id
+            FROM recipients WHERE campaign = $c AND state = 0 ORDER BY id LIMIT $limit
+            """;
+        command.Parameters.AddWithValue("$c", campaignId);
+        command.Parameters.AddWithValue("$limit", limit);
+        using var reader = command.ExecuteReader();
+        while (reader.Read())
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            yield return new WorkItem(
+                reader.GetInt64(0),
+                reader.GetString(1),
+                reader.GetString(2),
+                reader.IsDBNull(3) ? ReadOnlyMemory<byte>.Empty : (byte[])reader.GetValue(3),
+                reader.GetInt32(4),
+                reader.IsDBNull(5) ? null : FromMs(reader.GetInt64(5)),
+                reader.GetString(6));
+        }
+    }
+
     public async IAsyncEnumerable<RecipientRecord> ReadRecipientsAsync(string campaignId, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
     {
         await using var connection = await OpenReaderAsync(cancellationToken).ConfigureAwait(false);

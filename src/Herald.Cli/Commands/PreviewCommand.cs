@@ -1,11 +1,17 @@
 using System.CommandLine;
-using Herald.Recipients;
+using Herald.Prepare;
+using Herald.Sqlite;
+using Herald.Store;
 using Herald.Tracking;
 using MimeKit;
 
 namespace Herald.Cli.Commands;
 
-/// <summary><c>herald preview CAMPAIGN.yml --out DIR</c>: writes the first N rendered messages as .eml files.</summary>
+/// <summary>
+/// <c>herald preview CAMPAIGN.yml --out DIR</c>: writes the first N messages exactly as the plan will send them (joined
+/// data included) as .eml files. Uses the store's plan when it is fresh; otherwise prepares a throwaway plan, so the
+/// store is never changed.
+/// </summary>
 internal static class PreviewCommand
 {
     public static Command Create()
@@ -13,16 +19,23 @@ internal static class PreviewCommand
         var file = new Argument<string>("CAMPAIGN") { Description = "The campaign file (campaign.yml)." };
         var outDir = new Option<string>("--out") { Description = "Folder to write the .eml files to.", Required = true };
         var limit = new Option<int>("--limit") { Description = "How many messages to write.", DefaultValueFactory = _ => 10 };
-        var command = new Command("preview", "Render the first messages of a campaign to .eml files; nothing is sent.") { file, outDir, limit };
+        var db = DbOption.Create();
+        var command = new Command("preview", "Render the first messages of a campaign, as the plan will send them, to .eml files; nothing is sent.")
+        {
+            file,
+            outDir,
+            limit,
+            db,
+        };
         command.SetAction((ParseResult result, CancellationToken cancellationToken) =>
-            CliRunner.Run(() => Run(result.GetValue(file)!, result.GetValue(outDir)!, result.GetValue(limit), Console.Out, TokenSigner.FromEnvironment, cancellationToken)));
+            CliRunner.RunAsync(() => RunAsync(result.GetValue(file)!, result.GetValue(outDir)!, result.GetValue(limit), result.GetValue(db), Console.Out, TokenSigner.FromEnvironment, cancellationToken)));
         return command;
     }
 
     /// <summary>Write files exactly as they would go on the wire (CRLF).</summary>
     private static readonly FormatOptions Wire = new() { NewLineFormat = NewLineFormat.Dos };
 
-    internal static int Run(string path, string outDir, int limit, TextWriter output, Func<TokenSigner> signerFactory, CancellationToken cancellationToken)
+    internal static async Task<int> RunAsync(string path, string outDir, int limit, string? db, TextWriter output, Func<TokenSigner> signerFactory, CancellationToken cancellationToken)
     {
         if (limit < 1)
         {
@@ -30,29 +43,80 @@ internal static class PreviewCommand
         }
 
         var session = CampaignSession.Open(path, signerFactory(), cancellationToken);
+        var campaign = session.Campaign;
+        var dbPath = StorePaths.Resolve(db, path);
+        string? scratch = null;
+        try
+        {
+            IDeliveryStore? store = null;
+            if (File.Exists(dbPath))
+            {
+                store = await SqliteDeliveryStore.OpenAsync(dbPath, cancellationToken).ConfigureAwait(false);
+                var freshness = await PlanFreshness.CheckAsync(campaign, store, cancellationToken).ConfigureAwait(false);
+                if (freshness.Status == PlanStatus.Fresh)
+                {
+                    output.WriteLine($"Previewing the plan in {dbPath}.");
+                }
+                else
+                {
+                    await store.DisposeAsync().ConfigureAwait(false);
+                    store = null;
+                }
+            }
+
+            if (store is null)
+            {
+                // No fresh plan: prepare one in a scratch store, with the real suppression list when there is one.
+                scratch = Directory.CreateTempSubdirectory("herald-preview-").FullName;
+                store = await SqliteDeliveryStore.OpenAsync(Path.Combine(scratch, "preview.db"), cancellationToken).ConfigureAwait(false);
+                SqliteTrackingStore? suppression = null;
+                if (File.Exists(dbPath))
+                {
+                    suppression = new SqliteTrackingStore(dbPath);
+                    await suppression.MigrateAsync(cancellationToken).ConfigureAwait(false);
+                }
+
+                await using (suppression)
+                {
+                    var manifest = await Preparer.PrepareAsync(campaign, store, suppression, new PrepareOptions(), cancellationToken).ConfigureAwait(false);
+                    output.WriteLine($"Previewing a fresh plan (not saved): {manifest.Deliverable} deliverable, {manifest.SkippedTotal} skipped.");
+                }
+            }
+
+            await using (store.ConfigureAwait(false))
+            {
+                return await WriteAsync(store, session, outDir, limit, output, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            if (scratch is not null)
+            {
+                Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+                Directory.Delete(scratch, recursive: true);
+            }
+        }
+    }
+
+    private static async Task<int> WriteAsync(IDeliveryStore store, CampaignSession session, string outDir, int limit, TextWriter output, CancellationToken cancellationToken)
+    {
         Directory.CreateDirectory(outDir);
         var written = 0;
         var rejected = 0;
-        using var list = RecipientList.Open(session.Campaign.RecipientsPath);
-        foreach (var entry in list.Read(cancellationToken))
+        // Rows the renderer rejects are not written, so read a few more than asked.
+        await foreach (var item in store.ReadPendingAsync(session.Campaign.Id, limit + 100, cancellationToken).ConfigureAwait(false))
         {
-            if (entry.Status != RecipientStatus.Ok)
-            {
-                output.WriteLine($"{list.Path}:{entry.Row}: skipped: {entry.Reason}");
-                continue;
-            }
-
             try
             {
-                using var message = session.Compiled.Create(session.WorkItemFor(entry, list.Columns, entry.Row));
-                var name = Path.Combine(outDir, $"{written + 1:D4}-{Sanitize(entry.RecipientId!)}.eml");
-                message.WriteTo(Wire, name, cancellationToken);
+                using var message = session.Compiled.Create(item);
+                var name = Path.Combine(outDir, $"{written + 1:D4}-{Sanitize(item.RecipientId)}.eml");
+                await message.WriteToAsync(Wire, name, cancellationToken).ConfigureAwait(false);
                 written++;
             }
             catch (RecipientRejectedException ex)
             {
                 rejected++;
-                output.WriteLine($"{list.Path}:{entry.Row}: rejected: {ex.Reason}");
+                output.WriteLine($"{item.Email} ({item.RecipientId}): rejected: {ex.Reason}");
             }
 
             if (written >= limit)

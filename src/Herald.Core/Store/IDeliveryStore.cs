@@ -59,6 +59,12 @@ public interface IDeliveryStore : IAsyncDisposable
     /// <summary>Ids of every campaign that has a plan in this store.</summary>
     Task<IReadOnlyList<string>> ListCampaignsAsync(CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Reads, without claiming or changing anything, up to <paramref name="limit"/> <c>pending</c> rows in plan order
+    /// with their render context: what the next sends would render (used by preview).
+    /// </summary>
+    IAsyncEnumerable<WorkItem> ReadPendingAsync(string campaignId, int limit, CancellationToken cancellationToken);
+
     /// <summary>Streams every recipient of a campaign in plan order.</summary>
     IAsyncEnumerable<RecipientRecord> ReadRecipientsAsync(string campaignId, CancellationToken cancellationToken);
 }

@@ -9,13 +9,13 @@ namespace Herald.Cli.Tests.Commands;
 public class PreviewCommandTests
 {
     [Fact]
-    public void Preview_writes_eml_files_that_parse_back_with_tracking()
+    public async Task Preview_writes_eml_files_that_parse_back_with_tracking()
     {
         using var files = new CommandTestFiles();
         var path = SampleCampaign.Write(files.Path("c"), 5);
         var outDir = files.Path("out");
         using var output = new StringWriter();
-        Assert.Equal(0, PreviewCommand.Run(path, outDir, 3, output, () => CommandTestFiles.Signer, TestContext.Current.CancellationToken));
+        Assert.Equal(0, await PreviewCommand.RunAsync(path, outDir, 3, null, output, () => CommandTestFiles.Signer, TestContext.Current.CancellationToken));
         var emls = Directory.GetFiles(outDir, "*.eml").Order(StringComparer.Ordinal).ToArray();
         Assert.Equal(3, emls.Length);
         using var message = MimeMessage.Load(emls[0], TestContext.Current.CancellationToken);
@@ -45,26 +45,84 @@ public class PreviewCommandTests
     }
 
     [Fact]
-    public void Preview_skips_and_reports_header_injection_rows()
+    public async Task Preview_skips_and_reports_header_injection_rows()
     {
         using var files = new CommandTestFiles();
         var dir = files.Path("c");
         var path = SampleCampaign.Write(dir, 2);
         File.WriteAllText(Path.Combine(dir, "recipients.csv"), "email,first_name,last_name,city,segment\nevil@example.com,\"Eve\r\nBcc: all@example.com\",X,Y,home\ngood@example.com,Gil,X,Y,home\n");
         using var output = new StringWriter();
-        Assert.Equal(0, PreviewCommand.Run(path, files.Path("out"), 10, output, () => CommandTestFiles.Signer, TestContext.Current.CancellationToken));
-        Assert.Contains("recipients.csv:1: rejected: header-injection: Subject", output.ToString(), StringComparison.Ordinal);
+        Assert.Equal(0, await PreviewCommand.RunAsync(path, files.Path("out"), 10, null, output, () => CommandTestFiles.Signer, TestContext.Current.CancellationToken));
+        Assert.Contains("evil@example.com (", output.ToString(), StringComparison.Ordinal);
+        Assert.Contains("): rejected: header-injection: Subject", output.ToString(), StringComparison.Ordinal);
         var eml = Assert.Single(Directory.GetFiles(files.Path("out"), "*.eml"));
         Assert.DoesNotContain("Bcc", File.ReadAllText(eml), StringComparison.Ordinal);
     }
 
     [Fact]
-    public void Preview_stops_at_the_limit_and_rejects_a_bad_limit()
+    public async Task Preview_stops_at_the_limit_and_rejects_a_bad_limit()
     {
         using var files = new CommandTestFiles();
         var path = SampleCampaign.Write(files.Path("c"), 20);
-        Assert.Equal(0, PreviewCommand.Run(path, files.Path("out"), 10, TextWriter.Null, () => CommandTestFiles.Signer, TestContext.Current.CancellationToken));
+        Assert.Equal(0, await PreviewCommand.RunAsync(path, files.Path("out"), 10, null, TextWriter.Null, () => CommandTestFiles.Signer, TestContext.Current.CancellationToken));
         Assert.Equal(10, Directory.GetFiles(files.Path("out"), "*.eml").Length);
-        Assert.Throws<HeraldException>(() => PreviewCommand.Run(path, files.Path("out2"), 0, TextWriter.Null, () => CommandTestFiles.Signer, TestContext.Current.CancellationToken));
+        await Assert.ThrowsAsync<HeraldException>(() => PreviewCommand.RunAsync(path, files.Path("out2"), 0, null, TextWriter.Null, () => CommandTestFiles.Signer, TestContext.Current.CancellationToken));
+    }
+
+    [Fact]
+    public async Task Preview_shows_the_joined_per_recipient_data_as_the_plan_will_send_it()
+    {
+        using var files = new CommandTestFiles();
+        var dir = files.Path("c");
+        Directory.CreateDirectory(dir);
+        File.WriteAllText(Path.Combine(dir, "campaign.yml"), """
+            id: picks
+            from: "Shop <news@shop.example.com>"
+            subject: "{{ first_name }}, {{ products.size }} picks"
+            html: body.html
+            recipients: recipients.csv
+            tracking: { base_url: "https://t.example.com" }
+            postal_address: "1 Market St"
+            data:
+              products: { file: products.csv, key: customer_id, recipient_key: id, many: true, limit: 2, required: true }
+            relays:
+              - url: smtp://127.0.0.1:2525
+            """);
+        File.WriteAllText(Path.Combine(dir, "body.html"), "<html><body>{% for p in products %}<p>{{ p.name }}</p>{% endfor %}<a href=\"{{ unsubscribe_url }}\">u</a></body></html>");
+        File.WriteAllText(Path.Combine(dir, "recipients.csv"), "id,email,first_name\n1,ann@example.com,Ann\n2,bob@example.com,Bob\n3,cy@example.com,Cy\n");
+        File.WriteAllText(Path.Combine(dir, "products.csv"), "customer_id,name\n2,Rake\n1,Hoe\n1,Spade\n1,Shears\n");
+
+        using var output = new StringWriter();
+        Assert.Equal(0, await PreviewCommand.RunAsync(Path.Combine(dir, "campaign.yml"), files.Path("out"), 10, null, output, () => CommandTestFiles.Signer, TestContext.Current.CancellationToken));
+
+        var emls = Directory.GetFiles(files.Path("out"), "*.eml").Order(StringComparer.Ordinal).ToArray();
+        Assert.Equal(2, emls.Length);
+        using var ann = MimeMessage.Load(emls[0], TestContext.Current.CancellationToken);
+        Assert.Equal("Ann, 2 picks", ann.Subject);
+        Assert.Contains("<p>Hoe</p><p>Spade</p>", ann.HtmlBody, StringComparison.Ordinal);
+        Assert.DoesNotContain("Shears", ann.HtmlBody, StringComparison.Ordinal);
+        using var bob = MimeMessage.Load(emls[1], TestContext.Current.CancellationToken);
+        Assert.Contains("<p>Rake</p>", bob.HtmlBody, StringComparison.Ordinal);
+        Assert.Contains("1 skipped", output.ToString(), StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(dir, "herald.db")), "preview must not create or change the store");
+    }
+
+    [Fact]
+    public async Task Preview_uses_the_fresh_plan_in_the_store_and_changes_nothing()
+    {
+        using var files = new CommandTestFiles();
+        var path = SampleCampaign.Write(files.Path("c"), 4);
+        var prepare = await HeraldProcess.RunAsync("prepare", path);
+        Assert.True(prepare.Exit == 0, prepare.Out + prepare.Error);
+        var db = Path.Combine(files.Path("c"), "herald.db");
+        var before = File.ReadAllBytes(db);
+
+        using var output = new StringWriter();
+        Assert.Equal(0, await PreviewCommand.RunAsync(path, files.Path("out"), 2, null, output, () => CommandTestFiles.Signer, TestContext.Current.CancellationToken));
+
+        Assert.Contains($"Previewing the plan in {db}", output.ToString(), StringComparison.Ordinal);
+        Assert.Equal(2, Directory.GetFiles(files.Path("out"), "*.eml").Length);
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        Assert.Equal(before, File.ReadAllBytes(db));
     }
 }

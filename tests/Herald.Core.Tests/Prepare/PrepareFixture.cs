@@ -100,6 +100,8 @@ internal sealed class MemoryPlanStore : IDeliveryStore
 
     public IAsyncEnumerable<RecipientRecord> ReadRecipientsAsync(string campaignId, CancellationToken cancellationToken) => throw new NotSupportedException();
 
+    public IAsyncEnumerable<WorkItem> ReadPendingAsync(string campaignId, int limit, CancellationToken cancellationToken) => throw new NotSupportedException();
+
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
     private sealed class Writer(MemoryPlanStore store, string campaign, string fingerprint) : IPlanWriter

@@ -218,6 +218,24 @@ public abstract class DeliveryStoreContractTests
         Assert.Equal((DeliveryState.Skipped, "rejected:header-injection", 0), (record.State, record.SkipReason, record.Attempts));
     }
 
+    [Fact]
+    public async Task Read_pending_returns_rows_with_context_in_plan_order_and_claims_nothing()
+    {
+        await using var store = await CreateStoreAsync();
+        await PlanAsync(store, "c1", pending: 4, skipped: 1);
+
+        var rows = new List<WorkItem>();
+        await foreach (var row in store.ReadPendingAsync("c1", 3, Ct))
+        {
+            rows.Add(row);
+        }
+
+        Assert.Equal(["r0", "r1", "r2"], rows.Select(r => r.RecipientId));
+        Assert.Equal("{\"n\":1}", Encoding.UTF8.GetString(rows[1].Context.Span));
+        await store.RecoverAsync("c1", "w1", Ct);
+        Assert.Equal(4, (await store.ClaimAsync("c1", "w1", 10, Lease, Ct)).Count);
+    }
+
     /// <summary>Opens the same store again, as a new process would.</summary>
     protected abstract Task<IDeliveryStore> ReopenStoreAsync();
 
