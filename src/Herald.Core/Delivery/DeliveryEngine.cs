@@ -51,7 +51,10 @@ public sealed class DeliveryEngine
     private readonly ISuppressionList? _suppression;
     private readonly DeliveryEngineOptions _options;
     private readonly TimeProvider _time;
-    private readonly ConcurrentQueue<WorkItem> _returned = new();
+    // Items a connection could not start (its relay is down) go back here for any relay to take; those that cannot be
+    // put back (the run is stopping) are released at the end.
+    private readonly ConcurrentBag<WorkItem> _unsent = [];
+    private Channel<WorkItem> _work = Channel.CreateUnbounded<WorkItem>();
     private readonly MailboxAddress _sender;
     private long _outstanding;
     private long _sent;
@@ -121,7 +124,9 @@ public sealed class DeliveryEngine
             r.RateLimit is { } rate and > 0 ? new RateLimiter(rate, _time) : null)).ToArray();
         var connections = _relays.Sum(r => Math.Max(1, r.Options.Connections));
         var claimBatch = _options.ClaimBatch > 0 ? _options.ClaimBatch : Math.Max(64, connections * 2);
-        var work = Channel.CreateBounded<WorkItem>(new BoundedChannelOptions(claimBatch) { SingleWriter = true });
+        // Never more than claimBatch items are outstanding, so putting one back never waits.
+        var work = Channel.CreateBounded<WorkItem>(new BoundedChannelOptions(claimBatch) { SingleWriter = false });
+        _work = work;
 
         using var halt = CancellationTokenSource.CreateLinkedTokenSource(stopToken);
         var stop = DeliveryStop.Completed;
@@ -161,7 +166,7 @@ public sealed class DeliveryEngine
                 unsent.Add(item.Id);
             }
 
-            while (_returned.TryDequeue(out var item))
+            foreach (var item in _unsent)
             {
                 unsent.Add(item.Id);
             }
@@ -296,24 +301,21 @@ public sealed class DeliveryEngine
                 }
 
                 WorkItem? item;
-                if (!_returned.TryDequeue(out item))
+                try
                 {
-                    try
-                    {
-                        if (!await work.WaitToReadAsync(stopToken).ConfigureAwait(false))
-                        {
-                            break;
-                        }
-                    }
-                    catch (OperationCanceledException)
+                    if (!await work.WaitToReadAsync(stopToken).ConfigureAwait(false))
                     {
                         break;
                     }
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
 
-                    if (!_returned.TryDequeue(out item) && !work.TryRead(out item))
-                    {
-                        continue;
-                    }
+                if (!work.TryRead(out item))
+                {
+                    continue;
                 }
 
                 await ProcessAsync(relay, connection, item, ledger, stopToken).ConfigureAwait(false);
@@ -355,7 +357,7 @@ public sealed class DeliveryEngine
                     // Nothing was sent and nothing was marked: the recipient goes back for any relay to take.
                     relay.Breaker.Failure();
                     relay.LastError = ex.Message;
-                    _returned.Enqueue(item);
+                    PutBack(item);
                     _wake.Release();
                     return;
                 }
@@ -369,7 +371,7 @@ public sealed class DeliveryEngine
                 }
                 catch (OperationCanceledException)
                 {
-                    _returned.Enqueue(item);
+                    PutBack(item);
                     return;
                 }
             }
@@ -394,6 +396,15 @@ public sealed class DeliveryEngine
             }
 
             Finish(ledger, Decide(result, item, relay.Options.Name));
+        }
+    }
+
+    private void PutBack(WorkItem item)
+    {
+        // Into the shared channel, so that a connection of any relay that waits for work wakes up for it.
+        if (!_work.Writer.TryWrite(item))
+        {
+            _unsent.Add(item);
         }
     }
 

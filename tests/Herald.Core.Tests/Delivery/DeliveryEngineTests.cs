@@ -1,3 +1,4 @@
+using Herald.Campaigns;
 using Herald.Core.Tests.Smtp;
 using Herald.Delivery;
 using Herald.Store;
@@ -244,6 +245,31 @@ public sealed class DeliveryEngineTests
         Assert.Equal(10, result.Counts.Sent);
         Assert.Equal(10, up.Messages.Count);
         Assert.Empty(down.Messages);
+    }
+
+    [Fact]
+    public async Task Work_put_back_by_a_dead_relay_wakes_an_idle_connection_of_a_live_one()
+    {
+        // Many connections to the dead relay take most items first and put them back; the live relay's single
+        // connection may be parked waiting for work when they do. It must still get every item.
+        for (var round = 0; round < 5; round++)
+        {
+            await using var down = ScriptableSmtpServer.Start(new SmtpScript { Refuse = true });
+            await using var up = ScriptableSmtpServer.Start(new SmtpScript());
+            await using var harness = await EngineHarness.CreateAsync(3);
+            var campaign = EngineHarness.Campaign(down.Port, up.Port);
+            var relays = new List<RelayOptions>
+            {
+                new() { Url = campaign.Relays[0].Url, Connections = 6, StartTls = StartTlsMode.None },
+                new() { Url = campaign.Relays[1].Url, Connections = 1, StartTls = StartTlsMode.None },
+            };
+            var engine = new DeliveryEngine(EngineHarness.WithRelays(campaign, relays), harness.Store, new TestMessageFactory());
+
+            var result = await engine.RunAsync(TestContext.Current.CancellationToken).WaitAsync(TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken);
+
+            Assert.Equal((DeliveryStop.Completed, 3L), (result.Stop, result.Counts.Sent));
+            Assert.Equal(3, up.Messages.Count);
+        }
     }
 
     [Fact]

@@ -74,6 +74,21 @@ internal sealed class EngineHarness : IAsyncDisposable
         };
     }
 
+    public static Campaign WithRelays(Campaign campaign, IReadOnlyList<RelayOptions> relays) => new()
+    {
+        Id = campaign.Id,
+        FilePath = campaign.FilePath,
+        From = campaign.From,
+        Subject = campaign.Subject,
+        HtmlPath = campaign.HtmlPath,
+        RecipientsPath = campaign.RecipientsPath,
+        Tracking = campaign.Tracking,
+        PostalAddress = campaign.PostalAddress,
+        Relays = relays,
+        Retry = campaign.Retry,
+        Delivery = campaign.Delivery,
+    };
+
     public async Task<DeliveryResult> SendAsync(Campaign campaign, IMessageFactory? factory = null, ISuppressionList? suppression = null)
     {
         var engine = new DeliveryEngine(campaign, Store, factory ?? new TestMessageFactory(), suppression);

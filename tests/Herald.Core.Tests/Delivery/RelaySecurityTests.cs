@@ -82,20 +82,7 @@ public sealed class RelaySecurityTests
         Assert.Equal(1, (await harness.Store.GetCountsAsync("test", TestContext.Current.CancellationToken)).Pending);
     }
 
-    private static Campaign WithRelay(Campaign campaign, RelayOptions relay) => new()
-    {
-        Id = campaign.Id,
-        FilePath = campaign.FilePath,
-        From = campaign.From,
-        Subject = campaign.Subject,
-        HtmlPath = campaign.HtmlPath,
-        RecipientsPath = campaign.RecipientsPath,
-        Tracking = campaign.Tracking,
-        PostalAddress = campaign.PostalAddress,
-        Relays = [relay],
-        Retry = campaign.Retry,
-        Delivery = campaign.Delivery,
-    };
+    private static Campaign WithRelay(Campaign campaign, RelayOptions relay) => EngineHarness.WithRelays(campaign, [relay]);
 
     private sealed class SecureServer : IAsyncDisposable
     {
