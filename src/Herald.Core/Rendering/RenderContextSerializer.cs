@@ -113,22 +113,13 @@ public static class RenderContextSerializer
             case DateTime dt:
                 writer.WriteStringValue(dt.ToString("O", CultureInfo.InvariantCulture));
                 break;
-            case IReadOnlyDictionary<string, object?> map:
+            case IEnumerable<KeyValuePair<string, object?>> map:
+                // Any string-keyed dictionary, read-only or not; keys sorted so the bytes never depend on insertion order.
                 writer.WriteStartObject();
-                foreach (var key in SortedKeys(map.Keys))
+                foreach (var (key, item) in map.OrderBy(pair => pair.Key, StringComparer.Ordinal))
                 {
                     writer.WritePropertyName(key);
-                    WriteValue(writer, map[key], depth + 1);
-                }
-
-                writer.WriteEndObject();
-                break;
-            case IDictionary<string, object?> map:
-                writer.WriteStartObject();
-                foreach (var key in SortedKeys(map.Keys))
-                {
-                    writer.WritePropertyName(key);
-                    WriteValue(writer, map[key], depth + 1);
+                    WriteValue(writer, item, depth + 1);
                 }
 
                 writer.WriteEndObject();
@@ -149,12 +140,5 @@ public static class RenderContextSerializer
                 writer.WriteStringValue(value.ToString());
                 break;
         }
-    }
-
-    private static string[] SortedKeys(IEnumerable<string> keys)
-    {
-        var array = keys.ToArray();
-        Array.Sort(array, StringComparer.Ordinal);
-        return array;
     }
 }
