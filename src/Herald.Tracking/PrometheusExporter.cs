@@ -15,11 +15,13 @@ internal sealed class PrometheusExporter : IDisposable
     private readonly Lock _gate = new();
     private readonly List<(Instrument Instrument, double Value, KeyValuePair<string, object?>[] Tags)> _scratch = [];
 
-    public PrometheusExporter(string meterName)
+    public PrometheusExporter(Meter meter)
     {
         _listener.InstrumentPublished = (instrument, listener) =>
         {
-            if (instrument.Meter.Name == meterName)
+            // This server's meter only, by reference: another server in the same process (tests, or a host running
+            // two) has a meter of the same name whose callbacks belong to its own, possibly disposed, services.
+            if (ReferenceEquals(instrument.Meter, meter))
             {
                 listener.EnableMeasurementEvents(instrument);
             }

@@ -42,7 +42,7 @@ public static class TrackingServer
         builder.Services.AddSingleton(options.Signer);
         builder.Services.AddSingleton<CampaignDirectory>();
         builder.Services.AddSingleton(sp => new TrackingMetrics(() => sp.GetRequiredService<EventPipeline>().Pending));
-        builder.Services.AddSingleton(_ => new PrometheusExporter(TrackingMetrics.MeterName));
+        builder.Services.AddSingleton(sp => new PrometheusExporter(sp.GetRequiredService<TrackingMetrics>().Meter));
         builder.Services.AddSingleton<EventPipeline>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<EventPipeline>());
 
