@@ -7,8 +7,9 @@ foreach (var command in CommandCatalog.All())
     root.Add(command);
 }
 
-// System.CommandLine ends the process 2 s after SIGINT/SIGTERM by default; `serve` needs longer to write its buffered
-// events to the store, so commands get 30 s to stop on their own.
+// SIGINT/SIGTERM cancel the command's token; System.CommandLine ends the process 2 s later by default. `serve` needs longer to write its buffered
+// events and `send` to finish the transactions in flight, so commands get 30 s to stop on their own (a send killed
+// after that leaves at most its in-flight recipients in_doubt, never a duplicate).
 return await root.Parse(args).InvokeAsync(new InvocationConfiguration
     {
         EnableDefaultExceptionHandler = false,

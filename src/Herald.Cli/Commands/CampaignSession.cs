@@ -46,8 +46,4 @@ internal sealed class CampaignSession
 
         return [.. list.Columns];
     }
-
-    /// <summary>The work item a planner would produce for a recipient row.</summary>
-    public WorkItem WorkItemFor(RecipientEntry entry, IReadOnlyList<string> columns, long id) =>
-        new(id, entry.RecipientId!, entry.Email!, RenderContextSerializer.Serialize(columns, entry.Values), 0, null, Compiled.MessageIdFor(entry.RecipientId!));
 }

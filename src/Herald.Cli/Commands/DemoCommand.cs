@@ -20,7 +20,7 @@ internal static class DemoCommand
             recipients,
             keep,
         };
-        command.SetAction((result, _) => CliRunner.RunAsync(async () =>
+        command.SetAction((result, stop) => CliRunner.RunAsync(async () =>
         {
             var count = result.GetValue(recipients);
             if (count < 1)
@@ -29,17 +29,16 @@ internal static class DemoCommand
                 return CliRunner.Invalid;
             }
 
-            using var stop = new StopSignal();
             var folder = Directory.CreateTempSubdirectory("herald-demo-").FullName;
             try
             {
-                var sink = await CaptureSink.StartAsync(new CaptureSinkOptions { Port = 0 }, stop.Token).ConfigureAwait(false);
+                var sink = await CaptureSink.StartAsync(new CaptureSinkOptions { Port = 0 }, stop).ConfigureAwait(false);
                 await using (sink.ConfigureAwait(false))
                 {
                     SampleCampaign.Write(folder, count, $"smtp://127.0.0.1:{sink.Port.ToString(CultureInfo.InvariantCulture)}", 20);
                     var campaignFile = Path.Combine(folder, "campaign.yml");
                     Console.WriteLine($"demo: {count} recipients in {folder}; capture sink on 127.0.0.1:{sink.Port}");
-                    var code = await SendRunner.RunAsync(campaignFile, Path.Combine(folder, "herald.db"), resetInDoubt: false, stop.Token).ConfigureAwait(false);
+                    var code = await SendRunner.RunAsync(campaignFile, Path.Combine(folder, "herald.db"), resetInDoubt: false, stop).ConfigureAwait(false);
                     Console.WriteLine($"demo: the capture sink received {sink.Count} message(s).");
                     return code;
                 }

@@ -17,7 +17,7 @@ internal static class RetryCommand
             accept,
             db,
         };
-        command.SetAction((result, _) => CliRunner.RunAsync(async () =>
+        command.SetAction((result, stop) => CliRunner.RunAsync(async () =>
         {
             if (!result.GetValue(inDoubt) || !result.GetValue(accept))
             {
@@ -25,8 +25,7 @@ internal static class RetryCommand
                 return CliRunner.Invalid;
             }
 
-            using var stop = new StopSignal();
-            return await SendRunner.RunAsync(result.GetValue(campaign)!, result.GetValue(db), resetInDoubt: true, stop.Token).ConfigureAwait(false);
+            return await SendRunner.RunAsync(result.GetValue(campaign)!, result.GetValue(db), resetInDoubt: true, stop).ConfigureAwait(false);
         }));
         return command;
     }

@@ -13,11 +13,8 @@ internal static class SendCommand
             campaign,
             db,
         };
-        command.SetAction((result, _) => CliRunner.RunAsync(async () =>
-        {
-            using var stop = new StopSignal();
-            return await SendRunner.RunAsync(result.GetValue(campaign)!, result.GetValue(db), resetInDoubt: false, stop.Token).ConfigureAwait(false);
-        }));
+        command.SetAction((result, stop) => CliRunner.RunAsync(() =>
+            SendRunner.RunAsync(result.GetValue(campaign)!, result.GetValue(db), resetInDoubt: false, stop)));
         return command;
     }
 }

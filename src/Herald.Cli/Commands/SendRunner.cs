@@ -13,6 +13,9 @@ internal static class SendRunner
 {
     public static async Task<int> RunAsync(string campaignFile, string? db, bool resetInDoubt, CancellationToken stopToken)
     {
+        // System.CommandLine turns SIGINT/SIGTERM into this token (and keeps the process alive for Program's
+        // ProcessTerminationTimeout): no new transactions start, those in flight finish and are recorded.
+        using var announce = stopToken.Register(() => Console.Error.WriteLine("stopping: no new messages; finishing those in flight…"));
         var signer = TokenSigner.FromEnvironment();
         // Config, templates and recipient columns are checked before anything is planned or sent.
         var session = CampaignSession.Open(campaignFile, signer, stopToken);
