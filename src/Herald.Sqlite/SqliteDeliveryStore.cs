@@ -133,12 +133,7 @@ public sealed partial class SqliteDeliveryStore : IDeliveryStore
 
     public async Task<IPlanWriter> BeginPlanAsync(string campaignId, string fingerprint, CancellationToken cancellationToken)
     {
-        var existing = await GetPlanAsync(campaignId, cancellationToken).ConfigureAwait(false);
-        if (existing is { Started: true })
-        {
-            throw new StoreException($"campaign '{campaignId}' has already started sending; its plan cannot be replaced.");
-        }
-
+        // The writer checks "already started" inside its write transaction, where no sender can slip in between.
         var connection = await OpenReaderAsync(cancellationToken).ConfigureAwait(false);
         try
         {
