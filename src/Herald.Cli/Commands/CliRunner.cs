@@ -9,6 +9,13 @@ internal static class CliRunner
     public const int Invalid = 1;
     public const int Incomplete = 2;
     public const int Unreachable = 3;
+
+    /// <summary>The campaign paused itself: every relay is out of rotation for a sender-side problem (authentication,
+    /// policy block, 4xx storm) or a reputation guard tripped (hard-bounce or complaint rate). Fix it, run send again.</summary>
+    public const int Paused = 4;
+
+    /// <summary>The store stayed unavailable past <c>--store-outage-timeout</c>; nothing was lost, run send again.</summary>
+    public const int StoreUnavailable = 5;
     public const int Interrupted = 130;
 
     public static async Task<int> RunAsync(Func<Task<int>> body)
