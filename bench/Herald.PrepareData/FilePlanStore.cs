@@ -30,6 +30,8 @@ internal sealed class FilePlanStore(string? path) : IDeliveryStore
 
     public Task<int> ResetInDoubtAsync(string campaignId, CancellationToken cancellationToken) => throw new NotSupportedException();
 
+    public Task<int> ResetFailedAsync(string campaignId, Func<int?, string?, bool> match, CancellationToken cancellationToken) => throw new NotSupportedException();
+
     public Task<IReadOnlyList<string>> ListCampaignsAsync(CancellationToken cancellationToken) => throw new NotSupportedException();
 
     public IAsyncEnumerable<RecipientRecord> ReadRecipientsAsync(string campaignId, CancellationToken cancellationToken) => throw new NotSupportedException();

@@ -109,6 +109,8 @@ public sealed partial class SqliteDeliveryStore
                     UPDATE recipients
                     SET state = $s, smtp_code = $code, smtp_text = $text, relay = COALESCE($relay, relay),
                         next_attempt_at = COALESCE($next, next_attempt_at), skip_reason = COALESCE($skip, skip_reason),
+                        attempts = CASE WHEN $uncounted = 1 AND $s = 0 AND attempts > 0 THEN attempts - 1 ELSE attempts END,
+                        first_attempt_at = CASE WHEN $uncounted = 1 AND $s = 0 AND attempts <= 1 THEN NULL ELSE first_attempt_at END,
                         lease_owner = NULL, lease_until = NULL, updated_at = $now
                     WHERE id = $id AND lease_owner = $w AND (state = 1 OR (state = 0 AND $s = 5))
                     """;
@@ -119,6 +121,7 @@ public sealed partial class SqliteDeliveryStore
                 var relay = command.Parameters.Add("$relay", SqliteType.Text);
                 var next = command.Parameters.Add("$next", SqliteType.Integer);
                 var skip = command.Parameters.Add("$skip", SqliteType.Text);
+                var uncounted = command.Parameters.Add("$uncounted", SqliteType.Integer);
                 command.Parameters.AddWithValue("$w", workerId);
                 command.Parameters.AddWithValue("$now", now);
                 command.Prepare();
@@ -131,6 +134,7 @@ public sealed partial class SqliteDeliveryStore
                     relay.Value = (object?)outcome.Relay ?? DBNull.Value;
                     next.Value = outcome.NextAttemptAt is { } at ? at.ToUnixTimeMilliseconds() : DBNull.Value;
                     skip.Value = (object?)outcome.SkipReason ?? DBNull.Value;
+                    uncounted.Value = outcome.Uncounted ? 1 : 0;
                     command.ExecuteNonQuery();
                 }
             }
@@ -214,6 +218,49 @@ public sealed partial class SqliteDeliveryStore
             command.Parameters.AddWithValue("$c", campaignId);
             command.Parameters.AddWithValue("$now", NowMs());
             return command.ExecuteNonQuery();
+        }, cancellationToken);
+    }
+
+    public Task<int> ResetFailedAsync(string campaignId, Func<int?, string?, bool> match, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(match);
+        return WithWriterAsync(connection =>
+        {
+            using var transaction = connection.BeginTransaction();
+            var ids = new List<long>();
+            using (var select = connection.CreateCommand())
+            {
+                select.Transaction = transaction;
+                select.CommandText = "SELECT id, smtp_code, smtp_text FROM recipients WHERE campaign = $c AND state = 3";
+                select.Parameters.AddWithValue("$c", campaignId);
+                using var reader = select.ExecuteReader();
+                while (reader.Read())
+                {
+                    if (match(reader.IsDBNull(1) ? null : reader.GetInt32(1), reader.IsDBNull(2) ? null : reader.GetString(2)))
+                    {
+                        ids.Add(reader.GetInt64(0));
+                    }
+                }
+            }
+
+            using var update = connection.CreateCommand();
+            update.Transaction = transaction;
+            update.CommandText = """
+                UPDATE recipients SET state = 0, attempts = 0, first_attempt_at = NULL, next_attempt_at = 0,
+                    lease_owner = NULL, lease_until = NULL, updated_at = $now
+                WHERE id = $id AND state = 3
+                """;
+            var id = update.Parameters.Add("$id", SqliteType.Integer);
+            update.Parameters.AddWithValue("$now", NowMs());
+            var reset = 0;
+            foreach (var rowId in ids)
+            {
+                id.Value = rowId;
+                reset += update.ExecuteNonQuery();
+            }
+
+            transaction.Commit();
+            return reset;
         }, cancellationToken);
     }
 }

@@ -89,8 +89,14 @@ public sealed class RelayOptions
     /// <summary><c>smtp://host:port</c> or <c>smtps://host:port</c>.</summary>
     public required Uri Url { get; init; }
 
-    /// <summary>A short name for logs and the ledger (defaults to host:port).</summary>
-    public string Name => $"{Url.Host}:{Url.Port}";
+    private readonly string? _name;
+
+    /// <summary>A short name for messages, logs, <c>status</c> and the ledger (the <c>name</c> key; defaults to host:port).</summary>
+    public string Name
+    {
+        get => _name ?? $"{Url.Host}:{Url.Port}";
+        init => _name = string.IsNullOrWhiteSpace(value) ? null : value;
+    }
 
     public int Connections { get; init; } = 10;
 
@@ -107,6 +113,12 @@ public sealed class RelayOptions
 
     /// <summary>Accept any TLS certificate (test relays only).</summary>
     public bool InsecureSkipVerify { get; init; }
+
+    /// <summary>
+    /// Use BDAT (RFC 3030) when the relay offers CHUNKING: the content goes as one chunk whose reply is awaited before
+    /// the final <c>BDAT 0 LAST</c>, which narrows the window in which a lost connection leaves a recipient in doubt.
+    /// </summary>
+    public bool Chunking { get; init; } = true;
 }
 
 /// <summary>The <c>retry</c> section: how failures that are safe to retry are retried.</summary>
@@ -148,6 +160,15 @@ public sealed class DeliveryOptions
 
     /// <summary>How long sending may stay paused with every relay down before <c>herald send</c> gives up (exit non-zero, nothing marked failed).</summary>
     public TimeSpan UnreachableTimeout { get; init; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>
+    /// Policy or spam refusals (5.7.x, 5.3.x) in a row, for different recipients, that take a relay out of rotation:
+    /// the block is then about the sender, not the recipients, who stay pending.
+    /// </summary>
+    public int PolicyStreak { get; init; } = 10;
+
+    /// <summary>Temporary failures (4xx, connections lost mid-transaction) in a row that make a storm and take a relay out of rotation.</summary>
+    public int TransientStreak { get; init; } = 25;
 }
 
 /// <summary>One named data set of the <c>data</c> section.</summary>

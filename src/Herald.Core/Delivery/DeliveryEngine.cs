@@ -18,13 +18,22 @@ public enum DeliveryStop
 
     /// <summary>No relay could be reached for the configured time; nothing was marked failed.</summary>
     Unreachable,
+
+    /// <summary>
+    /// The campaign paused itself: every relay is out of rotation for a sender-side problem, or a guard tripped. The
+    /// pause is recorded in the store with its reason; nothing was marked failed for it; a new run continues.
+    /// </summary>
+    Paused,
 }
 
 /// <summary>The end of a run.</summary>
-public sealed record DeliveryResult(DeliveryStop Stop, StateCounts Counts, int RecoveredInDoubt, long Commits);
+/// <param name="Reason">For <see cref="DeliveryStop.Paused"/> and <see cref="DeliveryStop.Unreachable"/>: why, naming each relay and its last reply or error.</param>
+/// <param name="Resumed">The pause this run cleared when it started, if the campaign was paused.</param>
+public sealed record DeliveryResult(DeliveryStop Stop, StateCounts Counts, int RecoveredInDoubt, long Commits, string? Reason = null, CampaignPause? Resumed = null);
 
 /// <summary>A snapshot for progress displays.</summary>
-public sealed record DeliveryProgress(long Total, long Sent, long Failed, long InDoubt, long Skipped, long Remaining, long SentThisRun, TimeSpan Elapsed, int RelaysDown);
+/// <param name="Relays">Every relay's health: the progress line names the reason of each one that is not up.</param>
+public sealed record DeliveryProgress(long Total, long Sent, long Failed, long InDoubt, long Skipped, long Remaining, long SentThisRun, TimeSpan Elapsed, int RelaysDown, IReadOnlyList<RelayHealth>? Relays = null);
 
 /// <summary>Knobs of the engine that are not part of the campaign file.</summary>
 public sealed class DeliveryEngineOptions
@@ -37,13 +46,22 @@ public sealed class DeliveryEngineOptions
 
     /// <summary>Rows claimed per store round trip (0: twice the number of connections, at least 64).</summary>
     public int ClaimBatch { get; init; }
+
+    /// <summary>Campaign-wide guards (bounce and complaint rates) that may pause the campaign; see <see cref="IDeliveryGuard"/>.</summary>
+    public IReadOnlyList<IDeliveryGuard> Guards { get; init; } = [];
+
+    /// <summary>Where the pause and relay health are recorded for <c>status</c>; null to record nothing (tests, demo).</summary>
+    public ICampaignStateStore? State { get; init; }
+
+    /// <summary>Receives every relay's SMTP conversation (<c>send --verbose</c>); null for none.</summary>
+    public ISmtpTranscript? Transcript { get; init; }
 }
 
 /// <summary>
 /// Sends a planned campaign: claims rows, renders, marks each recipient <c>sending</c> durably before its MAIL FROM,
 /// sends through the relay pool and records the classified outcome; group commits throughout.
 /// </summary>
-public sealed class DeliveryEngine
+public sealed partial class DeliveryEngine
 {
     private readonly Campaign _campaign;
     private readonly IDeliveryStore _store;
@@ -67,6 +85,10 @@ public sealed class DeliveryEngine
     private StateCounts? _initial;
     private RelayState[] _relays = [];
     private readonly SemaphoreSlim _wake = new(0, int.MaxValue);
+    // The first reason to pause wins; set by a relay leaving the rotation last, a guard, or another sender's pause.
+    private string? _pauseReason;
+    // Recipients that already had their one free retry of this run for a policy or temporary refusal (see Decide).
+    private readonly ConcurrentDictionary<long, byte> _graced = new();
 
     public DeliveryEngine(Campaign campaign, IDeliveryStore store, IMessageFactory factory, ISuppressionList? suppression = null, DeliveryEngineOptions? options = null, TimeProvider? time = null)
     {
@@ -97,7 +119,8 @@ public sealed class DeliveryEngine
             initial.Total - sent - failed - inDoubt - skipped,
             Interlocked.Read(ref _sentThisRun),
             _time.GetElapsedTime(_startTimestamp),
-            _relays.Count(r => r.Breaker.IsOpen));
+            _relays.Count(r => r.Breaker.IsOpen || r.IsOutOfRotation),
+            [.. _relays.Select(r => r.Health)]);
     }
 
     /// <summary>Runs until every recipient is final, <paramref name="stopToken"/> fires, or no relay can be reached.</summary>
@@ -118,10 +141,13 @@ public sealed class DeliveryEngine
 
         var recovered = await _store.RecoverAsync(_campaign.Id, _options.WorkerId, stopToken).ConfigureAwait(false);
         _initial = await _store.GetCountsAsync(_campaign.Id, stopToken).ConfigureAwait(false);
+        // Running send again is how an operator continues a paused campaign.
+        var resumed = _options.State is { } state ? await state.ResumeAsync(_campaign.Id, stopToken).ConfigureAwait(false) : null;
+        var runStart = _time.GetUtcNow();
         Touch();
 
-        _relays = _campaign.Relays.Select(r => new RelayState(r, new CircuitBreaker(_campaign.Delivery.BreakerFailures, _campaign.Delivery.BreakerCooldown, _time),
-            r.RateLimit is { } rate and > 0 ? new RateLimiter(rate, _time) : null)).ToArray();
+        var health = new RelayHealthRecorder(_options.State, _campaign.Id);
+        _relays = _campaign.Relays.Select(r => new RelayState(r, _campaign.Delivery, _time, health.Record)).ToArray();
         var connections = _relays.Sum(r => Math.Max(1, r.Options.Connections));
         var claimBatch = _options.ClaimBatch > 0 ? _options.ClaimBatch : Math.Max(64, connections * 2);
         // Never more than claimBatch items are outstanding, so putting one back never waits.
@@ -131,6 +157,7 @@ public sealed class DeliveryEngine
         using var halt = CancellationTokenSource.CreateLinkedTokenSource(stopToken);
         var stop = DeliveryStop.Completed;
         var ledger = new Ledger(_store, _options.WorkerId);
+        await using (health.ConfigureAwait(false))
         await using (ledger.ConfigureAwait(false))
         {
             var workers = new List<Task>();
@@ -138,14 +165,15 @@ public sealed class DeliveryEngine
             {
                 for (var i = 0; i < Math.Max(1, relay.Options.Connections); i++)
                 {
-                    workers.Add(Task.Run(() => WorkerAsync(relay, work.Reader, ledger, halt.Token), CancellationToken.None));
+                    var number = i + 1;
+                    workers.Add(Task.Run(() => WorkerAsync(relay, number, work.Reader, ledger, halt.Token), CancellationToken.None));
                 }
             }
 
             var renew = RenewLeasesAsync(halt.Token);
             try
             {
-                stop = await FeedAsync(work.Writer, ledger, claimBatch, halt.Token).ConfigureAwait(false);
+                stop = await FeedAsync(work.Writer, ledger, claimBatch, runStart, halt.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (halt.IsCancellationRequested)
             {
@@ -175,18 +203,59 @@ public sealed class DeliveryEngine
         }
 
         var counts = await _store.GetCountsAsync(_campaign.Id, CancellationToken.None).ConfigureAwait(false);
+        string? reason = null;
         if (stop == DeliveryStop.Completed && !counts.AllFinal)
         {
             stop = DeliveryStop.Stopped;
         }
+        else if (stop == DeliveryStop.Paused && counts.AllFinal)
+        {
+            // Nothing is left to protect: the campaign is done, not paused.
+            stop = DeliveryStop.Completed;
+        }
+        else if (stop == DeliveryStop.Paused)
+        {
+            reason = _pauseReason ?? RelayProblems();
+            if (_options.State is { } pauses)
+            {
+                // Durable before the process says so: `status` in another process shows it, a new `send` clears it.
+                await pauses.PauseAsync(_campaign.Id, new CampaignPause(reason, _time.GetUtcNow(), _options.WorkerId), CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+        else if (stop == DeliveryStop.Unreachable)
+        {
+            reason = RelayProblems();
+        }
 
-        return new DeliveryResult(stop, counts, recovered, ledger.Commits);
+        return new DeliveryResult(stop, counts, recovered, ledger.Commits, reason, resumed);
     }
 
-    private async Task<DeliveryStop> FeedAsync(ChannelWriter<WorkItem> work, Ledger ledger, int claimBatch, CancellationToken stopToken)
+    private async Task<DeliveryStop> FeedAsync(ChannelWriter<WorkItem> work, Ledger ledger, int claimBatch, DateTimeOffset runStart, CancellationToken stopToken)
     {
+        var nextPoll = _time.GetTimestamp();
         while (!stopToken.IsCancellationRequested)
         {
+            if (Volatile.Read(ref _pauseReason) is not null)
+            {
+                return DeliveryStop.Paused;
+            }
+
+            if (_relays.All(r => r.IsOutOfRotation))
+            {
+                RequestPause(RelayProblems());
+                return DeliveryStop.Paused;
+            }
+
+            if (_time.GetElapsedTime(nextPoll) >= TimeSpan.Zero)
+            {
+                nextPoll = _time.GetTimestamp() + (long)(TimeSpan.FromSeconds(1).TotalSeconds * _time.TimestampFrequency);
+                if (await PollGuardsAsync(runStart, stopToken).ConfigureAwait(false) is { } guardReason)
+                {
+                    RequestPause(guardReason);
+                    return DeliveryStop.Paused;
+                }
+            }
+
             // Refill at half capacity, in one round trip for many rows: never a claim per email.
             var nothingDue = false;
             var outstanding = Interlocked.Read(ref _outstanding);
@@ -218,8 +287,15 @@ public sealed class DeliveryEngine
 
             if (Interlocked.Read(ref _outstanding) > 0
                 && _time.GetUtcNow().Ticks - Interlocked.Read(ref _lastProgressTicks) > _campaign.Delivery.UnreachableTimeout.Ticks
-                && _relays.All(r => r.Breaker.IsOpen || !r.EverConnected))
+                && _relays.All(r => r.IsOutOfRotation || r.Breaker.IsOpen || !r.EverConnected))
             {
+                // Down relays may come back by themselves; one that refuses us needs a person: then it is a pause.
+                if (_relays.Any(r => r.IsOutOfRotation))
+                {
+                    RequestPause(RelayProblems());
+                    return DeliveryStop.Paused;
+                }
+
                 return DeliveryStop.Unreachable;
             }
 
@@ -278,12 +354,12 @@ public sealed class DeliveryEngine
         return keep;
     }
 
-    private async Task WorkerAsync(RelayState relay, ChannelReader<WorkItem> work, Ledger ledger, CancellationToken stopToken)
+    private async Task WorkerAsync(RelayState relay, int number, ChannelReader<WorkItem> work, Ledger ledger, CancellationToken stopToken)
     {
-        var connection = new RelayConnection(relay.Options, _campaign.Delivery, _campaign.From.Domain);
+        var connection = new RelayConnection(relay.Options, _campaign.Delivery, _campaign.From.Domain, _options.Transcript, number);
         await using (connection.ConfigureAwait(false))
         {
-            while (!stopToken.IsCancellationRequested)
+            while (!stopToken.IsCancellationRequested && !relay.IsOutOfRotation)
             {
                 var wait = relay.Breaker.TryEnter();
                 if (wait > TimeSpan.Zero)
@@ -348,19 +424,51 @@ public sealed class DeliveryEngine
                 try
                 {
                     await connection.ConnectAsync(stopToken).ConfigureAwait(false);
-                    relay.EverConnected = true;
-                    relay.Breaker.Success();
+                    relay.Connected();
                     Touch();
                 }
-                catch (Exception ex) when (ex is not OutOfMemoryException)
+                catch (RelayConnectException ex)
                 {
                     // Nothing was sent and nothing was marked: the recipient goes back for any relay to take.
-                    relay.Breaker.Failure();
-                    relay.LastError = ex.Message;
+                    relay.ConnectFailed(ex.Message, ex.SenderSide, ex.Code);
                     PutBack(item);
                     _wake.Release();
                     return;
                 }
+                catch (Exception ex) when (ex is not OutOfMemoryException and not OperationCanceledException)
+                {
+                    relay.ConnectFailed(ex.Message, senderSide: false, null);
+                    PutBack(item);
+                    _wake.Release();
+                    return;
+                }
+                catch (OperationCanceledException)
+                {
+                    PutBack(item);
+                    return;
+                }
+            }
+
+            if (relay.IsOutOfRotation)
+            {
+                PutBack(item);
+                return;
+            }
+
+            var sender = _sender.Address;
+            if (connection.CannotCarry(sender) is { } senderProblem)
+            {
+                // Nothing of this campaign can go through this relay: that is about the sender, not the recipient.
+                relay.TakeOutOfRotation($"the sender {sender}: {senderProblem}");
+                PutBack(item);
+                _wake.Release();
+                return;
+            }
+
+            if (connection.CannotCarry(item.Email) is { } problem)
+            {
+                Finish(ledger, new Outcome(item.Id, DeliveryState.Skipped, null, problem, relay.Name, SkipReason: "unsendable:smtputf8"));
+                return;
             }
 
             if (relay.Limiter is { } limiter)
@@ -386,16 +494,24 @@ public sealed class DeliveryEngine
             var result = await connection.SendAsync(message, _sender, new MailboxAddress((string?)null, item.Email)).ConfigureAwait(false);
             if (result.Kind is AttemptKind.Delivered or AttemptKind.Rejected)
             {
-                relay.Breaker.Success();
                 Touch();
             }
-            else if (result.ConnectionBroken)
+
+            var blame = ReplyClassifier.Classify(result);
+            var outcome = Decide(result, item, relay, blame);
+            Finish(ledger, outcome);
+            if (relay.IsOutOfRotation)
             {
-                // A relay that keeps dropping connections is taken out of rotation like one that refuses them.
-                relay.Breaker.Failure();
+                _wake.Release();
             }
 
-            Finish(ledger, Decide(result, item, relay.Options.Name));
+            foreach (var guard in _options.Guards)
+            {
+                if (guard.Observe(new AttemptObservation(item, result, blame, outcome.State, relay.Name)) is { } reason)
+                {
+                    RequestPause(reason);
+                }
+            }
         }
     }
 
@@ -408,9 +524,26 @@ public sealed class DeliveryEngine
         }
     }
 
-    private Outcome Decide(AttemptResult result, WorkItem item, string relay)
+    private Outcome Decide(AttemptResult result, WorkItem item, RelayState relayState, Blame blame)
     {
         var now = _time.GetUtcNow();
+        var relay = relayState.Name;
+        var tripped = relayState.Observe(result, blame);
+        if (blame == Blame.Relay || tripped || (blame is Blame.Policy or Blame.Transient && relayState.IsOutOfRotation))
+        {
+            // About the sender or the relay, not the recipient: not failed, and the attempt does not count. Due now, for
+            // another relay; when none is left the campaign pauses and this row waits for the next run.
+            return new Outcome(item.Id, DeliveryState.Pending, result.Code, result.Text, relay, now, Uncounted: true);
+        }
+
+        if (blame is Blame.Policy or Blame.Transient && _graced.TryAdd(item.Id, 0))
+        {
+            // One refusal may be the recipient's or the first of a block or storm: the first one of this run is free, so
+            // a streak that then takes the relay out of rotation has cost its recipients nothing. A second refusal of
+            // the same recipient is its own: the rules below apply.
+            return new Outcome(item.Id, DeliveryState.Pending, result.Code, result.Text, relay, now + _campaign.Retry.BackoffAfter(1), Uncounted: true);
+        }
+
         switch (result.Kind)
         {
             case AttemptKind.Delivered:
@@ -490,17 +623,4 @@ public sealed class DeliveryEngine
     }
 
     private void Touch() => Interlocked.Exchange(ref _lastProgressTicks, _time.GetUtcNow().Ticks);
-
-    private sealed class RelayState(RelayOptions options, CircuitBreaker breaker, RateLimiter? limiter)
-    {
-        public RelayOptions Options { get; } = options;
-
-        public CircuitBreaker Breaker { get; } = breaker;
-
-        public RateLimiter? Limiter { get; } = limiter;
-
-        public volatile bool EverConnected;
-
-        public volatile string? LastError;
-    }
 }

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Authentication;
@@ -14,13 +13,14 @@ internal sealed class SmtpReplyException(int code, string text) : Exception(text
 
 /// <summary>
 /// The SMTP client side of one relay connection, written for the send loop: one pipelined write for
-/// MAIL/RCPT/DATA, the message and its final dot in one write of bytes that are already dot-stuffed, replies parsed
-/// without strings unless kept. The phase is exact: <see cref="FinalDotWritten"/> is set when the write that ends with
-/// the final dot completed, so a failure after it is in doubt and one before it is safe to retry.
+/// MAIL/RCPT/DATA (or MAIL/RCPT/BDAT), the message in one write of bytes that are already dot-stuffed (DATA) or
+/// raw (BDAT), replies parsed without strings unless kept. The phase is exact: <see cref="FinalDotWritten"/> is set
+/// when the write that ends the message (the final dot, or <c>BDAT 0 LAST</c>) completed, so a failure after it is
+/// in doubt and one before it is safe to retry.
 /// Measured against MailKit's SmtpClient (which filters every byte through its dot-stuffing filter and copies the
 /// message in 4 kB writes), see docs/PERFORMANCE.md.
 /// </summary>
-internal sealed class SmtpSession : IAsyncDisposable
+internal sealed partial class SmtpSession : IAsyncDisposable
 {
     private readonly Socket _socket;
     private Stream _stream;
@@ -29,174 +29,112 @@ internal sealed class SmtpSession : IAsyncDisposable
     private int _end;
     private readonly byte[] _command = new byte[2048];
     private bool _broken;
+    private readonly Action<char, string>? _log;
 
-    private SmtpSession(Socket socket)
+    private SmtpSession(Socket socket, Action<char, string>? log)
     {
         _socket = socket;
         _stream = new NetworkStream(socket, ownsSocket: true);
+        _log = log;
     }
 
     public bool Pipelining { get; private set; }
 
+    /// <summary>The relay offers CHUNKING (RFC 3030): BDAT may replace DATA.</summary>
+    public bool Chunking { get; private set; }
+
+    /// <summary>The relay offers SMTPUTF8 (RFC 6531): a non-ASCII local part can travel.</summary>
+    public bool SmtpUtf8 { get; private set; }
+
+    /// <summary>The connection is encrypted (implicit TLS or STARTTLS).</summary>
+    public bool IsSecure => _stream is SslStream;
+
     public bool IsConnected => !_broken && _socket.Connected;
 
-    /// <summary>True once the write ending with the final dot of the current transaction completed.</summary>
+    /// <summary>True once the write that ends the current message (final dot, or <c>BDAT 0 LAST</c>) completed.</summary>
     public bool FinalDotWritten { get; private set; }
 
-    /// <summary>Called when the final dot reached the socket (to switch to the final-reply timeout).</summary>
+    /// <summary>Called when the end of the message reached the socket (to switch to the final-reply timeout).</summary>
     public Action? OnFinalDot { get; set; }
 
-    /// <summary>Greets, secures (STARTTLS or implicit TLS) and authenticates. Throws on any failure; nothing was sent.</summary>
+    /// <summary>
+    /// Greets, secures (STARTTLS or implicit TLS) and authenticates. Throws <see cref="RelayConnectException"/> with the
+    /// reason on any failure; nothing was sent. Credentials are only ever sent over TLS, unless
+    /// <paramref name="startTls"/> is <see cref="Campaigns.StartTlsMode.None"/> (the operator's explicit choice).
+    /// </summary>
     public static async Task<SmtpSession> OpenAsync(Socket connected, string host, string localDomain, bool implicitTls, Campaigns.StartTlsMode startTls,
-        bool insecureSkipVerify, (string User, string Password)? credentials, CancellationToken cancellationToken)
+        bool insecureSkipVerify, (string User, string Password)? credentials, CancellationToken cancellationToken, Action<char, string>? log = null)
     {
-        var session = new SmtpSession(connected);
+        var session = new SmtpSession(connected, log);
+        var step = "greeting";
         try
         {
             if (implicitTls)
             {
+                step = "TLS handshake";
                 await session.UpgradeAsync(host, insecureSkipVerify, cancellationToken).ConfigureAwait(false);
+                step = "greeting";
             }
 
             await session.ExpectAsync(220, cancellationToken).ConfigureAwait(false);
+            step = "EHLO";
             var capabilities = await session.EhloAsync(localDomain, cancellationToken).ConfigureAwait(false);
             if (!implicitTls && startTls != Campaigns.StartTlsMode.None)
             {
                 if (capabilities.Contains("STARTTLS"))
                 {
+                    step = "STARTTLS";
                     await session.CommandAsync("STARTTLS\r\n"u8.ToArray(), 220, cancellationToken).ConfigureAwait(false);
+                    step = "TLS handshake";
                     await session.UpgradeAsync(host, insecureSkipVerify, cancellationToken).ConfigureAwait(false);
+                    step = "EHLO";
                     capabilities = await session.EhloAsync(localDomain, cancellationToken).ConfigureAwait(false);
                 }
                 else if (startTls == Campaigns.StartTlsMode.Required)
                 {
-                    throw new AuthenticationException("the relay does not offer STARTTLS, which this relay requires");
+                    throw new RelayConnectException("the relay does not offer STARTTLS, which this relay requires (starttls: required)", senderSide: true);
                 }
             }
 
             session.Pipelining = capabilities.Contains("PIPELINING");
+            session.Chunking = capabilities.Contains("CHUNKING");
+            session.SmtpUtf8 = capabilities.Contains("SMTPUTF8");
             if (credentials is { } auth)
             {
+                if (!session.IsSecure && startTls != Campaigns.StartTlsMode.None)
+                {
+                    // Today's relays all offer TLS; a plain-text AUTH would hand the password to anyone on the path.
+                    throw new RelayConnectException(
+                        "AUTH not sent: the connection is not encrypted (the relay offers no STARTTLS); use smtps://, or set starttls: none on this relay to allow AUTH in clear text",
+                        senderSide: true);
+                }
+
+                step = "AUTH";
                 await session.AuthenticateAsync(capabilities, auth.User, auth.Password, cancellationToken).ConfigureAwait(false);
             }
 
             return session;
         }
-        catch
+        catch (Exception ex)
         {
             await session.DisposeAsync().ConfigureAwait(false);
-            throw;
-        }
-    }
-
-    /// <summary>
-    /// One transaction for one recipient. <paramref name="message"/> is the dot-stuffed message ending with CRLF
-    /// followed by <c>.CRLF</c>. Returns the classified outcome; never throws for SMTP or network failures.
-    /// </summary>
-    public async Task<AttemptResult> SendAsync(string sender, string recipient, ReadOnlyMemory<byte> message, CancellationToken cancellationToken)
-    {
-        FinalDotWritten = false;
-        if (!IsSafeAddress(sender) || !IsSafeAddress(recipient))
-        {
-            return new AttemptResult(AttemptKind.Rejected, null, "address not fit for an SMTP command (control characters or angle brackets)", false);
-        }
-
-        try
-        {
-            var length = 0;
-            length += Put(length, "MAIL FROM:<"u8);
-            length += PutAscii(length, sender);
-            length += Put(length, ">\r\n"u8);
-            var rcptAt = length;
-            length += Put(length, "RCPT TO:<"u8);
-            length += PutAscii(length, recipient);
-            length += Put(length, ">\r\n"u8);
-            var dataAt = length;
-            length += Put(length, "DATA\r\n"u8);
-            int mail, rcpt = 0, data = 0;
-            string mailText, rcptText = "", dataText = "";
-            if (Pipelining)
+            throw ex switch
             {
-                await _stream.WriteAsync(_command.AsMemory(0, length), cancellationToken).ConfigureAwait(false);
-                mail = await ReadCodeAsync(cancellationToken).ConfigureAwait(false);
-                mailText = _lastText;
-                // Once a step was refused, that reply is the outcome: a server that then closes must not turn a
-                // permanent refusal into a "connection lost" retry.
-                rcpt = await ReadFollowingAsync(mail / 100 != 2, cancellationToken).ConfigureAwait(false);
-                rcptText = _lastText;
-                data = await ReadFollowingAsync(mail / 100 != 2 || rcpt / 100 != 2, cancellationToken).ConfigureAwait(false);
-                dataText = _lastText;
-            }
-            else
-            {
-                await _stream.WriteAsync(_command.AsMemory(0, rcptAt), cancellationToken).ConfigureAwait(false);
-                mail = await ReadCodeAsync(cancellationToken).ConfigureAwait(false);
-                mailText = _lastText;
-                if (mail / 100 == 2)
-                {
-                    await _stream.WriteAsync(_command.AsMemory(rcptAt, dataAt - rcptAt), cancellationToken).ConfigureAwait(false);
-                    rcpt = await ReadCodeAsync(cancellationToken).ConfigureAwait(false);
-                    rcptText = _lastText;
-                    if (rcpt / 100 == 2)
-                    {
-                        await _stream.WriteAsync(_command.AsMemory(dataAt, length - dataAt), cancellationToken).ConfigureAwait(false);
-                        data = await ReadCodeAsync(cancellationToken).ConfigureAwait(false);
-                        dataText = _lastText;
-                    }
-                }
-            }
-
-            // The first refusal is the reason (later replies in a pipelined group only echo it).
-            var refused = mail / 100 != 2 ? (mail, "MAIL FROM", mailText) : rcpt / 100 != 2 ? (rcpt, "RCPT TO", rcptText) : data != 354 ? (data, "DATA", dataText) : (0, null, "");
-            if (refused.Item2 is not null)
-            {
-                if (data == 354)
-                {
-                    // The server opened the data phase although the envelope failed: never send the message; drop the connection.
-                    _broken = true;
-                }
-                else if (refused.Item1 != 421 && !_broken)
-                {
-                    await ResetAsync(cancellationToken).ConfigureAwait(false);
-                }
-
-                return Refusal(refused.Item1, refused.Item2, refused.Item3);
-            }
-
-            await _stream.WriteAsync(message, cancellationToken).ConfigureAwait(false);
-            FinalDotWritten = true;
-            OnFinalDot?.Invoke();
-            var (code, text) = await ReadReplyAsync(cancellationToken).ConfigureAwait(false);
-            return code switch
-            {
-                >= 200 and < 300 => new AttemptResult(AttemptKind.Delivered, code, text, false),
-                >= 400 and < 500 => new AttemptResult(AttemptKind.Retry, code, text, code == 421),
-                >= 500 and < 600 => new AttemptResult(AttemptKind.Rejected, code, text, false),
-                // An unexpected non-error reply: after the dot nobody knows what the relay did with the message.
-                _ => new AttemptResult(AttemptKind.InDoubt, code, text, true),
+                RelayConnectException => ex,
+                SmtpReplyException reply => new RelayConnectException(
+                    reply.Code == 0 ? $"{step}: {reply.Message}" : reply.Message,
+                    // A permanent refusal of the greeting, EHLO or AUTH is about us (our address, name or credentials).
+                    senderSide: reply.Code is >= 500 and < 600,
+                    reply.Code is 0 ? null : reply.Code,
+                    reply),
+                AuthenticationException when step == "TLS handshake" => new RelayConnectException($"TLS handshake failed: {ex.Message}", senderSide: false, null, ex),
+                IOException or SocketException when step == "TLS handshake" => new RelayConnectException($"TLS handshake failed: {ex.Message}", senderSide: false, null, ex),
+                AuthenticationException => new RelayConnectException(ex.Message, senderSide: true, null, ex),
+                IOException or SocketException or ObjectDisposedException => new RelayConnectException($"connection lost during the {step}: {ex.Message}", senderSide: false, null, ex),
+                // The caller tells a stop from its connect timeout; to it this is the timeout.
+                OperationCanceledException => new RelayConnectException($"no reply to the {step} in time", senderSide: false, null, ex),
+                _ => ex,
             };
-        }
-        catch (Exception ex) when (ex is IOException or SocketException or OperationCanceledException or SmtpReplyException or ObjectDisposedException)
-        {
-            _broken = true;
-            var reason = ex switch
-            {
-                OperationCanceledException => FinalDotWritten ? "no reply to the final dot in time" : "timed out",
-                SmtpReplyException => $"protocol error: {ex.Message}",
-                _ => $"connection lost: {ex.Message}",
-            };
-            return FinalDotWritten
-                ? new AttemptResult(AttemptKind.InDoubt, null, $"{reason} (after the final dot: the relay may have the message)", true)
-                : new AttemptResult(AttemptKind.Retry, null, $"{reason} (before the final dot: not delivered)", true);
-        }
-
-        AttemptResult Refusal(int code, string stage, string reply)
-        {
-            var text = $"{code} {reply}".Trim();
-            var broken = code == 421 || _broken;
-            return code is >= 500 and < 600
-                ? new AttemptResult(AttemptKind.Rejected, code, text, broken)
-                : new AttemptResult(AttemptKind.Retry, code, code is >= 400 and < 500 ? text : $"{text} (unexpected reply to {stage})", broken || code is < 400 or >= 600);
         }
     }
 
@@ -210,7 +148,7 @@ internal sealed class SmtpSession : IAsyncDisposable
 
         try
         {
-            await _stream.WriteAsync("QUIT\r\n"u8.ToArray(), cancellationToken).ConfigureAwait(false);
+            await WriteCommandAsync("QUIT\r\n"u8.ToArray(), cancellationToken).ConfigureAwait(false);
             await ReadCodeAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is IOException or SocketException or OperationCanceledException or SmtpReplyException or ObjectDisposedException)
@@ -228,41 +166,6 @@ internal sealed class SmtpSession : IAsyncDisposable
 
     private string _lastText = "";
 
-    private async Task<int> ReadFollowingAsync(bool alreadyRefused, CancellationToken cancellationToken)
-    {
-        if (!alreadyRefused)
-        {
-            return await ReadCodeAsync(cancellationToken).ConfigureAwait(false);
-        }
-
-        try
-        {
-            return await ReadCodeAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is IOException or SocketException or OperationCanceledException or SmtpReplyException or ObjectDisposedException)
-        {
-            _broken = true;
-            return 0;
-        }
-    }
-
-    /// <summary>Ends a refused transaction so the connection can be reused; a connection that cannot is dropped.</summary>
-    private async Task ResetAsync(CancellationToken cancellationToken)
-    {
-        try
-        {
-            await _stream.WriteAsync("RSET\r\n"u8.ToArray(), cancellationToken).ConfigureAwait(false);
-            if (await ReadCodeAsync(cancellationToken).ConfigureAwait(false) / 100 != 2)
-            {
-                _broken = true;
-            }
-        }
-        catch (Exception ex) when (ex is IOException or SocketException or OperationCanceledException or SmtpReplyException or ObjectDisposedException)
-        {
-            _broken = true;
-        }
-    }
-
     private async Task UpgradeAsync(string host, bool insecureSkipVerify, CancellationToken cancellationToken)
     {
         var ssl = new SslStream(_stream, leaveInnerStreamOpen: false);
@@ -279,6 +182,7 @@ internal sealed class SmtpSession : IAsyncDisposable
         await ssl.AuthenticateAsClientAsync(options, cancellationToken).ConfigureAwait(false);
         _stream = ssl;
         _start = _end = 0;
+        _log?.Invoke('*', $"TLS established ({ssl.SslProtocol}, {ssl.NegotiatedCipherSuite})");
     }
 
     private async Task<HashSet<string>> EhloAsync(string localDomain, CancellationToken cancellationToken)
@@ -286,12 +190,12 @@ internal sealed class SmtpSession : IAsyncDisposable
         var length = Put(0, "EHLO "u8);
         length += PutAscii(length, localDomain);
         length += Put(length, "\r\n"u8);
-        await _stream.WriteAsync(_command.AsMemory(0, length), cancellationToken).ConfigureAwait(false);
+        await WriteCommandAsync(_command.AsMemory(0, length), cancellationToken).ConfigureAwait(false);
         var lines = new List<string>();
         var (code, _) = await ReadReplyAsync(cancellationToken, lines).ConfigureAwait(false);
         if (code != 250)
         {
-            throw new SmtpReplyException(code, $"EHLO refused: {code} {_lastText}");
+            throw new SmtpReplyException(code, $"{code} {_lastText}".Trim());
         }
 
         var capabilities = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
@@ -321,23 +225,23 @@ internal sealed class SmtpSession : IAsyncDisposable
         if (capabilities.Contains("AUTH=PLAIN"))
         {
             var token = Convert.ToBase64String(Encoding.UTF8.GetBytes($"\0{user}\0{password}"));
-            await CommandAsync(Encoding.ASCII.GetBytes($"AUTH PLAIN {token}\r\n"), 235, cancellationToken).ConfigureAwait(false);
+            await CommandAsync(Encoding.ASCII.GetBytes($"AUTH PLAIN {token}\r\n"), 235, cancellationToken, redacted: "AUTH PLAIN ***").ConfigureAwait(false);
         }
         else if (capabilities.Contains("AUTH=LOGIN"))
         {
             await CommandAsync("AUTH LOGIN\r\n"u8.ToArray(), 334, cancellationToken).ConfigureAwait(false);
-            await CommandAsync(Encoding.ASCII.GetBytes(Convert.ToBase64String(Encoding.UTF8.GetBytes(user)) + "\r\n"), 334, cancellationToken).ConfigureAwait(false);
-            await CommandAsync(Encoding.ASCII.GetBytes(Convert.ToBase64String(Encoding.UTF8.GetBytes(password)) + "\r\n"), 235, cancellationToken).ConfigureAwait(false);
+            await CommandAsync(Encoding.ASCII.GetBytes(Convert.ToBase64String(Encoding.UTF8.GetBytes(user)) + "\r\n"), 334, cancellationToken, redacted: "***").ConfigureAwait(false);
+            await CommandAsync(Encoding.ASCII.GetBytes(Convert.ToBase64String(Encoding.UTF8.GetBytes(password)) + "\r\n"), 235, cancellationToken, redacted: "***").ConfigureAwait(false);
         }
         else
         {
-            throw new AuthenticationException("the relay offers neither AUTH PLAIN nor AUTH LOGIN");
+            throw new RelayConnectException("the relay offers neither AUTH PLAIN nor AUTH LOGIN", senderSide: true);
         }
     }
 
-    private async Task CommandAsync(ReadOnlyMemory<byte> command, int expected, CancellationToken cancellationToken)
+    private async Task CommandAsync(ReadOnlyMemory<byte> command, int expected, CancellationToken cancellationToken, string? redacted = null)
     {
-        await _stream.WriteAsync(command, cancellationToken).ConfigureAwait(false);
+        await WriteCommandAsync(command, cancellationToken, redacted).ConfigureAwait(false);
         await ExpectAsync(expected, cancellationToken).ConfigureAwait(false);
     }
 
@@ -351,13 +255,34 @@ internal sealed class SmtpSession : IAsyncDisposable
         }
     }
 
+    /// <summary>Writes command lines; the transcript gets them (or <paramref name="redacted"/> in their place).</summary>
+    private ValueTask WriteCommandAsync(ReadOnlyMemory<byte> commands, CancellationToken cancellationToken, string? redacted = null)
+    {
+        if (_log is { } log)
+        {
+            if (redacted is not null)
+            {
+                log('>', redacted);
+            }
+            else
+            {
+                foreach (var line in Encoding.UTF8.GetString(commands.Span).Split("\r\n", StringSplitOptions.RemoveEmptyEntries))
+                {
+                    log('>', line);
+                }
+            }
+        }
+
+        return _stream.WriteAsync(commands, cancellationToken);
+    }
+
     private async Task<int> ReadCodeAsync(CancellationToken cancellationToken)
     {
         var (code, _) = await ReadReplyAsync(cancellationToken).ConfigureAwait(false);
         return code;
     }
 
-    /// <summary>Reads one (possibly multi-line) reply; its text is kept in <see cref="_lastText"/> only when it is not a plain 2xx/354.</summary>
+    /// <summary>Reads one (possibly multi-line) reply; its text is kept in <see cref="_lastText"/>.</summary>
     private async Task<(int Code, string Text)> ReadReplyAsync(CancellationToken cancellationToken, List<string>? lines = null, bool keepText = true)
     {
         var text = new StringBuilder();
@@ -395,6 +320,7 @@ internal sealed class SmtpSession : IAsyncDisposable
                 line = line[..^1];
             }
 
+            _log?.Invoke('<', Encoding.UTF8.GetString(line));
             if (line.Length < 3 || !char.IsAsciiDigit((char)line[0]) || !char.IsAsciiDigit((char)line[1]) || !char.IsAsciiDigit((char)line[2]))
             {
                 throw new SmtpReplyException(0, $"malformed reply: {Encoding.ASCII.GetString(line)}");

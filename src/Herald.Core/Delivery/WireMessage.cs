@@ -5,37 +5,51 @@ using MimeKit;
 namespace Herald.Delivery;
 
 /// <summary>
-/// A message serialized for the DATA phase into one pooled buffer: CRLF line ends, dot-stuffed (RFC 5321 §4.5.2),
-/// ending with CRLF and the terminating <c>.CRLF</c>, so it goes on the socket in one write.
+/// A message serialized into one pooled buffer with CRLF line ends and ending with CRLF, so it goes on the socket in
+/// one write. For DATA it is dot-stuffed (RFC 5321 §4.5.2) and ends with the terminating <c>.CRLF</c>; for BDAT
+/// (RFC 3030) it is the message as is, whose length the BDAT command announces.
 /// </summary>
 internal sealed class WireMessage : Stream
 {
-    private static readonly FormatOptions Wire = CreateOptions();
+    private static readonly FormatOptions Wire = CreateOptions(international: false);
+    private static readonly FormatOptions InternationalWire = CreateOptions(international: true);
     private byte[] _buffer;
     private int _length;
     private bool _atLineStart = true;
+    private readonly bool _dotStuff;
 
-    private WireMessage(int capacity)
+    private WireMessage(int capacity, bool dotStuff)
     {
         _buffer = MessageBuffers.Pool.Rent(capacity);
+        _dotStuff = dotStuff;
     }
 
     public ReadOnlyMemory<byte> Bytes => _buffer.AsMemory(0, _length);
 
-    public static WireMessage Create(MimeMessage message)
+    /// <param name="message">The message.</param>
+    /// <param name="dotStuff">True for DATA (dot-stuffed, with the terminating dot); false for BDAT.</param>
+    /// <param name="international">
+    /// Headers in UTF-8 (RFC 6532), for an SMTPUTF8 transaction: addresses keep their UTF-8 local parts and domains.
+    /// Otherwise address domains are written as A-labels.
+    /// </param>
+    public static WireMessage Create(MimeMessage message, bool dotStuff = true, bool international = false)
     {
         // Chooses transfer encodings for parts that did not declare one (ours did: it is a no-op for them).
         message.Prepare(EncodingConstraint.SevenBit);
-        var wire = new WireMessage(64 * 1024);
+        var wire = new WireMessage(64 * 1024, dotStuff);
         try
         {
-            message.WriteTo(Wire, wire);
+            message.WriteTo(international ? InternationalWire : Wire, wire);
             if (wire._length < 2 || wire._buffer[wire._length - 2] != '\r' || wire._buffer[wire._length - 1] != '\n')
             {
                 wire.Append("\r\n"u8);
             }
 
-            wire.Append(".\r\n"u8);
+            if (dotStuff)
+            {
+                wire.Append(".\r\n"u8);
+            }
+
             return wire;
         }
         catch
@@ -47,6 +61,12 @@ internal sealed class WireMessage : Stream
 
     public override void Write(ReadOnlySpan<byte> buffer)
     {
+        if (!_dotStuff)
+        {
+            Append(buffer);
+            return;
+        }
+
         while (!buffer.IsEmpty)
         {
             if (_atLineStart && buffer[0] == (byte)'.')
@@ -123,9 +143,10 @@ internal sealed class WireMessage : Stream
 
     public override void SetLength(long value) => throw new NotSupportedException();
 
-    private static FormatOptions CreateOptions()
+    private static FormatOptions CreateOptions(bool international)
     {
         var options = FormatOptions.Default.Clone();
+        options.International = international;
         options.NewLineFormat = NewLineFormat.Dos;
         options.HiddenHeaders.Add(HeaderId.Bcc);
         options.HiddenHeaders.Add(HeaderId.ResentBcc);

@@ -56,6 +56,14 @@ public interface IDeliveryStore : IAsyncDisposable
     /// <summary>Operator decision: <c>in_doubt</c> rows become <c>pending</c> again (accepting duplicates). Returns the count.</summary>
     Task<int> ResetInDoubtAsync(string campaignId, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Operator decision (<c>herald retry --failed</c>): <c>failed</c> rows for which <paramref name="match"/> (given the
+    /// row's SMTP code and text) is true become <c>pending</c> again, due now, with their attempts and first attempt time
+    /// reset; their last reply is kept until the next attempt replaces it. Never duplicates a delivery: a failed row was
+    /// refused. Returns the count.
+    /// </summary>
+    Task<int> ResetFailedAsync(string campaignId, Func<int?, string?, bool> match, CancellationToken cancellationToken);
+
     /// <summary>Ids of every campaign that has a plan in this store.</summary>
     Task<IReadOnlyList<string>> ListCampaignsAsync(CancellationToken cancellationToken);
 
@@ -96,7 +104,12 @@ public sealed record WorkItem(long Id, string RecipientId, string Email, ReadOnl
 /// <summary>The outcome of one attempt.</summary>
 /// <param name="Id">Row id.</param>
 /// <param name="State">New state: <c>Sent</c>, <c>Failed</c>, <c>InDoubt</c>, <c>Skipped</c>, or <c>Pending</c> to retry at <paramref name="NextAttemptAt"/>.</param>
-public sealed record Outcome(long Id, DeliveryState State, int? SmtpCode, string? SmtpText, string? Relay, DateTimeOffset? NextAttemptAt = null, string? SkipReason = null);
+/// <param name="Uncounted">
+/// With <c>Pending</c>: the attempt the <c>sending</c> mark counted is taken back (and, when it was the first, the first
+/// attempt time cleared), because the relay or the sender was at fault, not the recipient: it must not bring the
+/// recipient closer to <c>retry.max_attempts</c> or <c>give_up_after</c>.
+/// </param>
+public sealed record Outcome(long Id, DeliveryState State, int? SmtpCode, string? SmtpText, string? Relay, DateTimeOffset? NextAttemptAt = null, string? SkipReason = null, bool Uncounted = false);
 
 /// <summary>Counts per state for one campaign.</summary>
 public sealed record StateCounts(string Campaign, long Pending, long Sending, long Sent, long Failed, long InDoubt, long Skipped)

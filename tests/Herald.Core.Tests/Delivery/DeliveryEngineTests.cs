@@ -77,12 +77,13 @@ public sealed class DeliveryEngineTests
 
         Assert.Equal(DeliveryStop.Completed, result.Stop);
         var record = await harness.RecordAsync(0);
-        Assert.Equal((DeliveryState.Sent, 2), (record.State, record.Attempts));
+        // The first temporary refusal of a run is not counted (it may be the start of a storm, see the relay guards).
+        Assert.Equal((DeliveryState.Sent, 1), (record.State, record.Attempts));
         Assert.Equal(1, server.FinalDotsFor(Alice));
+        Assert.Equal(2, server.Commands.Count(c => c.Line.StartsWith("MAIL", StringComparison.Ordinal)));
     }
 
     [Theory]
-    [InlineData("mail", 550)]
     [InlineData("rcpt", 550)]
     [InlineData("data", 554)]
     public async Task Send_fails_permanently_on_a_5xx_before_the_data(string stage, int code)
@@ -105,7 +106,7 @@ public sealed class DeliveryEngineTests
     {
         await using var server = ScriptableSmtpServer.Start(new SmtpScript
         {
-            OnFinalDot = c => c.Attempt == 1 ? SmtpAction.Reply(452, "4.2.2 mailbox full, try later") : null,
+            OnFinalDot = c => c.Attempt <= 2 ? SmtpAction.Reply(452, "4.2.2 mailbox full, try later") : null,
         });
         await using var harness = await EngineHarness.CreateAsync(1);
 
@@ -113,8 +114,9 @@ public sealed class DeliveryEngineTests
 
         Assert.Equal(DeliveryStop.Completed, result.Stop);
         var record = await harness.RecordAsync(0);
+        // Three attempts; the first temporary refusal of the run is free, the second counts.
         Assert.Equal((DeliveryState.Sent, 2), (record.State, record.Attempts));
-        Assert.Equal(2, server.FinalDotsFor(Alice));
+        Assert.Equal(3, server.FinalDotsFor(Alice));
         Assert.Equal(1, server.AcceptedFor(Alice));
     }
 
@@ -123,15 +125,34 @@ public sealed class DeliveryEngineTests
     {
         await using var server = ScriptableSmtpServer.Start(new SmtpScript
         {
-            OnFinalDot = _ => SmtpAction.Reply(554, "5.7.1 rejected as spam"),
+            OnFinalDot = _ => SmtpAction.Reply(552, "5.2.2 mailbox full"),
         });
         await using var harness = await EngineHarness.CreateAsync(1);
 
         await harness.SendAsync(EngineHarness.Campaign(server.Port));
 
         var record = await harness.RecordAsync(0);
-        Assert.Equal((DeliveryState.Failed, 1, 554), (record.State, record.Attempts, record.SmtpCode));
+        Assert.Equal((DeliveryState.Failed, 1, 552), (record.State, record.Attempts, record.SmtpCode));
         Assert.Equal(1, server.FinalDotsFor(Alice));
+    }
+
+    [Fact]
+    public async Task Send_fails_a_recipient_refused_for_policy_twice_in_a_run_while_the_relay_delivers_the_others()
+    {
+        var spam = EngineHarness.Address(3);
+        await using var server = ScriptableSmtpServer.Start(new SmtpScript
+        {
+            OnFinalDot = c => c.Recipient == spam ? SmtpAction.Reply(554, "5.7.1 rejected as spam") : null,
+        });
+        await using var harness = await EngineHarness.CreateAsync(8);
+
+        var result = await harness.SendAsync(EngineHarness.Campaign(server.Port));
+
+        // One refusal might have been the start of a block: the first is free; the second, amid deliveries, is the recipient's.
+        Assert.Equal((DeliveryStop.Completed, 7L, 1L), (result.Stop, result.Counts.Sent, result.Counts.Failed));
+        var record = await harness.RecordAsync(3);
+        Assert.Equal((DeliveryState.Failed, 1, 554), (record.State, record.Attempts, record.SmtpCode));
+        Assert.Equal(2, server.FinalDotsFor(spam));
     }
 
     [Fact]
@@ -149,7 +170,7 @@ public sealed class DeliveryEngineTests
 
         Assert.Equal(DeliveryStop.Completed, result.Stop);
         var record = await harness.RecordAsync(0);
-        Assert.Equal((DeliveryState.Sent, 2), (record.State, record.Attempts));
+        Assert.Equal((DeliveryState.Sent, 1), (record.State, record.Attempts));
         Assert.Equal(1, server.FinalDotsFor(Alice));
     }
 

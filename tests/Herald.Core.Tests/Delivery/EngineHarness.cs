@@ -16,15 +16,24 @@ internal sealed class EngineHarness : IAsyncDisposable
 
     public SqliteDeliveryStore Store { get; private set; } = null!;
 
+    /// <summary>The campaign state (pause, relay health) in the same file.</summary>
+    public SqliteCampaignStateStore State { get; private set; } = null!;
+
     public string DbPath => Path.Combine(_dir, "herald.db");
 
-    public static async Task<EngineHarness> CreateAsync(int recipients)
+    public static Task<EngineHarness> CreateAsync(int recipients) => CreateAsync(Enumerable.Range(0, recipients).Select(Address).ToList());
+
+    /// <summary>A plan with these addresses, in order (recipient ids r0, r1, …).</summary>
+    public static async Task<EngineHarness> CreateAsync(IReadOnlyList<string> addresses)
     {
+        var recipients = addresses.Count;
         var harness = new EngineHarness();
         harness.Store = await SqliteDeliveryStore.OpenAsync(harness.DbPath, TestContext.Current.CancellationToken);
+        harness.State = new SqliteCampaignStateStore(harness.DbPath);
+        await harness.State.MigrateAsync(TestContext.Current.CancellationToken);
         await using var writer = await harness.Store.BeginPlanAsync("test", "f", TestContext.Current.CancellationToken);
         var entries = Enumerable.Range(0, recipients)
-            .Select(i => new PlanEntry($"r{i}", Address(i), Encoding.UTF8.GetBytes("{}"), null, $"<r{i}.test@shop.example.com>"))
+            .Select(i => new PlanEntry($"r{i}", addresses[i], Encoding.UTF8.GetBytes("{}"), null, $"<r{i}.test@shop.example.com>"))
             .ToList();
         await writer.AddAsync(entries, TestContext.Current.CancellationToken);
         await writer.CommitAsync(TestContext.Current.CancellationToken);
@@ -49,11 +58,13 @@ internal sealed class EngineHarness : IAsyncDisposable
             RecipientsPath = "/tmp/test/recipients.csv",
             Tracking = new TrackingOptions { BaseUrl = "https://t.example.com" },
             PostalAddress = "1 Market St",
-            Relays = relayPorts.Select(p => new RelayOptions
+            Relays = relayPorts.Select((p, i) => new RelayOptions
             {
                 Url = new Uri($"smtp://127.0.0.1:{p}"),
+                Name = tuning.Names ? $"smtp-{i + 1}" : null!,
                 Connections = tuning.Connections,
                 StartTls = StartTlsMode.None,
+                Chunking = tuning.Chunking,
             }).ToList(),
             Retry = new RetryPolicy
             {
@@ -70,6 +81,8 @@ internal sealed class EngineHarness : IAsyncDisposable
                 BreakerFailures = 2,
                 BreakerCooldown = TimeSpan.FromMilliseconds(100),
                 UnreachableTimeout = tuning.UnreachableTimeout,
+                PolicyStreak = tuning.PolicyStreak,
+                TransientStreak = tuning.TransientStreak,
             },
         };
     }
@@ -91,15 +104,43 @@ internal sealed class EngineHarness : IAsyncDisposable
 
     public async Task<DeliveryResult> SendAsync(Campaign campaign, IMessageFactory? factory = null, ISuppressionList? suppression = null)
     {
-        var engine = new DeliveryEngine(campaign, Store, factory ?? new TestMessageFactory(), suppression);
-        return await engine.RunAsync(TestContext.Current.CancellationToken);
+        var engine = new DeliveryEngine(campaign, Store, factory ?? new TestMessageFactory(), suppression, new DeliveryEngineOptions { State = State });
+        return await engine.RunAsync(TestContext.Current.CancellationToken).WaitAsync(TimeSpan.FromSeconds(60), TestContext.Current.CancellationToken);
+    }
+
+    /// <summary>Runs the engine with these options (the harness's state store unless they name one), bounded in time.</summary>
+    public async Task<DeliveryResult> SendAsync(Campaign campaign, DeliveryEngineOptions options, IMessageFactory? factory = null)
+    {
+        var engine = new DeliveryEngine(campaign, Store, factory ?? new TestMessageFactory(), null, options.State is null ? With(options, State) : options);
+        return await engine.RunAsync(TestContext.Current.CancellationToken).WaitAsync(TimeSpan.FromSeconds(60), TestContext.Current.CancellationToken);
+    }
+
+    private static DeliveryEngineOptions With(DeliveryEngineOptions options, ICampaignStateStore state) => new()
+    {
+        WorkerId = options.WorkerId,
+        Lease = options.Lease,
+        ClaimBatch = options.ClaimBatch,
+        Guards = options.Guards,
+        Transcript = options.Transcript,
+        State = state,
+    };
+
+    public async Task<IReadOnlyList<RecipientRecord>> RecordsAsync()
+    {
+        var records = new List<RecipientRecord>();
+        await foreach (var record in Store.ReadRecipientsAsync("test", TestContext.Current.CancellationToken))
+        {
+            records.Add(record);
+        }
+
+        return records;
     }
 
     public async Task<RecipientRecord> RecordAsync(int i)
     {
         await foreach (var record in Store.ReadRecipientsAsync("test", TestContext.Current.CancellationToken))
         {
-            if (record.Email == Address(i))
+            if (record.RecipientId == $"r{i}")
             {
                 return record;
             }
@@ -110,6 +151,7 @@ internal sealed class EngineHarness : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        await State.DisposeAsync();
         await Store.DisposeAsync();
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
         Directory.Delete(_dir, recursive: true);
@@ -125,6 +167,15 @@ internal sealed class CampaignTuning
     public TimeSpan FinalReplyTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
     public TimeSpan UnreachableTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Name the relays smtp-1, smtp-2, … (otherwise host:port).</summary>
+    public bool Names { get; set; }
+
+    public bool Chunking { get; set; } = true;
+
+    public int PolicyStreak { get; set; } = 10;
+
+    public int TransientStreak { get; set; } = 25;
 }
 
 /// <summary>A small message per recipient; the renderer has its own tests.</summary>

@@ -45,7 +45,7 @@ public sealed class RelaySecurityTests
     }
 
     [Fact]
-    public async Task Send_never_falls_back_to_cleartext_when_STARTTLS_is_required_but_not_offered()
+    public async Task Send_never_falls_back_to_cleartext_when_STARTTLS_is_required_but_not_offered_and_pauses()
     {
         await using var server = ScriptableSmtpServer.Start(new SmtpScript());
         await using var harness = await EngineHarness.CreateAsync(1);
@@ -58,7 +58,9 @@ public sealed class RelaySecurityTests
 
         var result = await harness.SendAsync(campaign);
 
-        Assert.Equal(DeliveryStop.Unreachable, result.Stop);
+        // The relay answers but cannot be used as configured: that needs a person, so the campaign pauses.
+        Assert.Equal(DeliveryStop.Paused, result.Stop);
+        Assert.Contains("does not offer STARTTLS", result.Reason, StringComparison.Ordinal);
         Assert.Equal(1, result.Counts.Pending);
         Assert.DoesNotContain(server.Commands, c => c.Line.StartsWith("MAIL", StringComparison.OrdinalIgnoreCase));
     }

@@ -16,7 +16,7 @@ public class SmtpSessionTests
         await using var session = await OpenAsync(server.Port);
         using var wire = WireMessage.Create(Message(".a dot line\r\nbody"));
 
-        var result = await session.SendAsync("from@example.com", "alice@example.com", wire.Bytes, TestContext.Current.CancellationToken);
+        var result = await session.SendAsync("from@example.com", "alice@example.com", wire.Bytes, chunked: false, smtpUtf8: false, TestContext.Current.CancellationToken);
 
         Assert.Equal(AttemptKind.Delivered, result.Kind);
         Assert.True(session.FinalDotWritten);
@@ -33,7 +33,7 @@ public class SmtpSessionTests
         await using var session = await OpenAsync(server.Port);
         using var wire = WireMessage.Create(Message("body"));
 
-        var result = await session.SendAsync("from@example.com", "nobody@example.com", wire.Bytes, TestContext.Current.CancellationToken);
+        var result = await session.SendAsync("from@example.com", "nobody@example.com", wire.Bytes, chunked: false, smtpUtf8: false, TestContext.Current.CancellationToken);
 
         Assert.Equal((AttemptKind.Rejected, 550), (result.Kind, result.Code));
         Assert.Contains("no such user", result.Text, StringComparison.Ordinal);
@@ -50,7 +50,7 @@ public class SmtpSessionTests
         await using var session = await OpenAsync(server.Port);
         using var wire = WireMessage.Create(Message("body"));
 
-        var result = await session.SendAsync("from@example.com", "alice@example.com", wire.Bytes, TestContext.Current.CancellationToken);
+        var result = await session.SendAsync("from@example.com", "alice@example.com", wire.Bytes, chunked: false, smtpUtf8: false, TestContext.Current.CancellationToken);
 
         Assert.Equal((AttemptKind.Retry, 421), (result.Kind, result.Code));
         Assert.Contains("try later", result.Text, StringComparison.Ordinal);
@@ -65,7 +65,7 @@ public class SmtpSessionTests
         await using var session = await OpenAsync(server.Port);
         using var wire = WireMessage.Create(Message("body"));
 
-        var result = await session.SendAsync("from@example.com", "a@example.com>\r\nRCPT TO:<b@example.com", wire.Bytes, TestContext.Current.CancellationToken);
+        var result = await session.SendAsync("from@example.com", "a@example.com>\r\nRCPT TO:<b@example.com", wire.Bytes, chunked: false, smtpUtf8: false, TestContext.Current.CancellationToken);
 
         Assert.Equal(AttemptKind.Rejected, result.Kind);
         Assert.DoesNotContain(server.Commands, c => c.Line.StartsWith("MAIL", StringComparison.Ordinal));

@@ -96,6 +96,8 @@ internal sealed class MemoryPlanStore : IDeliveryStore
 
     public Task<int> ResetInDoubtAsync(string campaignId, CancellationToken cancellationToken) => throw new NotSupportedException();
 
+    public Task<int> ResetFailedAsync(string campaignId, Func<int?, string?, bool> match, CancellationToken cancellationToken) => throw new NotSupportedException();
+
     public Task<IReadOnlyList<string>> ListCampaignsAsync(CancellationToken cancellationToken) => Task.FromResult<IReadOnlyList<string>>([.. _plans.Keys]);
 
     public IAsyncEnumerable<RecipientRecord> ReadRecipientsAsync(string campaignId, CancellationToken cancellationToken) => throw new NotSupportedException();

@@ -52,6 +52,8 @@ public sealed partial class ScriptableSmtpServer
                     "RCPT" => await RcptAsync(argument).ConfigureAwait(false),
                     "DATA" => await DataAsync().ConfigureAwait(false),
                     "BDAT" => await BdatAsync(argument).ConfigureAwait(false),
+                    "AUTH" when Script.Auth => await AuthAsync(argument).ConfigureAwait(false),
+                    "STARTTLS" when Script.StartTls => await ActAsync(null, "220 2.0.0 Ready to start TLS").ConfigureAwait(false) is null,
                     "RSET" => await ResetAndReplyAsync().ConfigureAwait(false),
                     "NOOP" => await ReplyAsync("250 2.0.0 Ok").ConfigureAwait(false),
                     "QUIT" => !await ReplyAsync("221 2.0.0 Bye").ConfigureAwait(false),
@@ -160,9 +162,22 @@ public sealed partial class ScriptableSmtpServer
                 return await ReplyAsync("501 5.5.4 Syntax: BDAT size [LAST]").ConfigureAwait(false);
             }
 
+            var last = parts.Length > 1 && parts[1].Equals("LAST", StringComparison.OrdinalIgnoreCase);
+            if (size > 0 && _inTransaction && _recipients.Count > 0 && Script.OnDataBody?.Invoke(Context()) is { } bodyAction)
+            {
+                // Misbehave mid-chunk: take in part of it first, so the client is really sending.
+                await ReadExactlyAsync(Stream.Null, Math.Min(size, 512)).ConfigureAwait(false);
+                if (bodyAction is SmtpAction.ReplyAction bodyReply)
+                {
+                    await WriteLineAsync(Text(bodyReply.Code, bodyReply.Text)).ConfigureAwait(false);
+                    return false;
+                }
+
+                return await ActAsync(bodyAction, "unused").ConfigureAwait(false) is not null;
+            }
+
             _chunks ??= new MemoryStream();
             await ReadExactlyAsync(_chunks, size).ConfigureAwait(false);
-            var last = parts.Length > 1 && parts[1].Equals("LAST", StringComparison.OrdinalIgnoreCase);
             if (!_inTransaction || _recipients.Count == 0)
             {
                 _chunks = null;
@@ -171,7 +186,13 @@ public sealed partial class ScriptableSmtpServer
 
             if (!last)
             {
-                return await ReplyAsync(string.Create(CultureInfo.InvariantCulture, $"250 2.0.0 {size} octets received")).ConfigureAwait(false);
+                var chunkReply = await ActAsync(Script.OnChunk?.Invoke(Context()), string.Create(CultureInfo.InvariantCulture, $"250 2.0.0 {size} octets received")).ConfigureAwait(false);
+                if (chunkReply is not (>= 200 and < 300))
+                {
+                    _chunks = null;
+                }
+
+                return chunkReply is not null;
             }
 
             var data = _chunks.ToArray();
@@ -196,9 +217,55 @@ public sealed partial class ScriptableSmtpServer
             return await ActAsync(action, reply ?? "unused").ConfigureAwait(false) is not null;
         }
 
+        private async Task<bool> AuthAsync(string argument)
+        {
+            var words = argument.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            string? credentials = null;
+            if (words.Length > 0 && words[0].Equals("PLAIN", StringComparison.OrdinalIgnoreCase))
+            {
+                var token = words.Length > 1 ? words[1] : await ChallengeAsync("").ConfigureAwait(false);
+                var parts = token is null ? [] : Encoding.UTF8.GetString(Convert.FromBase64String(token)).Split('\0');
+                credentials = parts.Length == 3 ? $"{parts[1]}:{parts[2]}" : null;
+            }
+            else if (words.Length > 0 && words[0].Equals("LOGIN", StringComparison.OrdinalIgnoreCase))
+            {
+                var user = await ChallengeAsync("VXNlcm5hbWU6").ConfigureAwait(false);
+                var password = user is null ? null : await ChallengeAsync("UGFzc3dvcmQ6").ConfigureAwait(false);
+                credentials = password is null ? null : $"{Encoding.UTF8.GetString(Convert.FromBase64String(user!))}:{Encoding.UTF8.GetString(Convert.FromBase64String(password))}";
+            }
+            else
+            {
+                return await ReplyAsync("504 5.5.4 Unrecognized authentication type").ConfigureAwait(false);
+            }
+
+            server.RecordAuth(credentials ?? "");
+            return await ActAsync(Script.OnAuth?.Invoke(Context() with { Credentials = credentials }), "235 2.7.0 Authentication successful").ConfigureAwait(false) is not null;
+        }
+
+        private async Task<string?> ChallengeAsync(string challenge)
+        {
+            await WriteLineAsync($"334 {challenge}").ConfigureAwait(false);
+            return await ReadCommandAsync().ConfigureAwait(false);
+        }
+
         private string EhloReply()
         {
-            var lines = new List<string> { Host, "8BITMIME" };
+            var lines = new List<string> { Host, "8BITMIME", "ENHANCEDSTATUSCODES" };
+            if (Script.Auth)
+            {
+                lines.Add("AUTH PLAIN LOGIN");
+            }
+
+            if (Script.StartTls)
+            {
+                lines.Add("STARTTLS");
+            }
+
+            if (Script.SmtpUtf8)
+            {
+                lines.Add("SMTPUTF8");
+            }
+
             if (Script.Pipelining)
             {
                 lines.Add("PIPELINING");
@@ -289,7 +356,7 @@ public sealed partial class ScriptableSmtpServer
         private async Task<string?> ReadCommandAsync()
         {
             var line = await ReadLineAsync().ConfigureAwait(false);
-            return line is null ? null : Latin1.GetString(line.Value.Span);
+            return line is null ? null : Encoding.UTF8.GetString(line.Value.Span);
         }
 
         /// <summary>The next line without its CRLF (or bare LF); valid until the next read. Null at end of stream.</summary>

@@ -21,6 +21,7 @@ public sealed partial class ScriptableSmtpServer : IAsyncDisposable
     private readonly Dictionary<string, int> _rcptAttempts = new(StringComparer.OrdinalIgnoreCase);
     private readonly List<ReceivedMessage> _messages = [];
     private readonly List<(int Connection, string Line)> _commands = [];
+    private readonly List<string> _auth = [];
     private readonly List<(int Count, TaskCompletionSource Done)> _waiters = [];
     private readonly List<Task> _connectionTasks = [];
     private readonly HashSet<Socket> _openSockets = [];
@@ -223,6 +224,26 @@ public sealed partial class ScriptableSmtpServer : IAsyncDisposable
             }
 
             socket.Dispose();
+        }
+    }
+
+    /// <summary>The decoded <c>user:password</c> of every AUTH received (empty when it did not decode).</summary>
+    public IReadOnlyList<string> AuthAttempts
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return [.. _auth];
+            }
+        }
+    }
+
+    private void RecordAuth(string credentials)
+    {
+        lock (_lock)
+        {
+            _auth.Add(credentials);
         }
     }
 

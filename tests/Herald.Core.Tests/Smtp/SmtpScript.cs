@@ -22,10 +22,32 @@ public sealed class SmtpScript
     public Func<SmtpStageContext, SmtpAction?>? OnData { get; init; }
 
     /// <summary>
-    /// Once the message data starts arriving (after 354). Close = read part of the data, then close before the
-    /// final dot; Stall = stop reading and never answer; Reply = read part of the data, send that reply, close.
+    /// Once the message data starts arriving (after 354, or in a BDAT chunk). Close = read part of the data, then close
+    /// before the final dot (mid-chunk for BDAT); Stall = stop reading and never answer; Reply = read part of the data,
+    /// send that reply, close.
     /// </summary>
     public Func<SmtpStageContext, SmtpAction?>? OnDataBody { get; init; }
+
+    /// <summary>
+    /// The reply to a non-final BDAT chunk once it was read in full (default <c>250</c>). Close = the chunk arrived but
+    /// the connection drops before its reply.
+    /// </summary>
+    public Func<SmtpStageContext, SmtpAction?>? OnChunk { get; init; }
+
+    /// <summary>AUTH (PLAIN or LOGIN, the credentials decoded into <see cref="SmtpStageContext.Credentials"/>); default <c>235</c>.</summary>
+    public Func<SmtpStageContext, SmtpAction?>? OnAuth { get; init; }
+
+    /// <summary>Offer AUTH PLAIN LOGIN.</summary>
+    public bool Auth { get; init; }
+
+    /// <summary>
+    /// Offer STARTTLS. This server has no certificate: it answers <c>220</c> and then closes, so the client's TLS
+    /// handshake fails (what a broken TLS setup looks like to a client).
+    /// </summary>
+    public bool StartTls { get; init; }
+
+    /// <summary>Offer SMTPUTF8 (RFC 6531). Commands are read as UTF-8 either way.</summary>
+    public bool SmtpUtf8 { get; init; }
 
     /// <summary>After the final dot was received (the message is already recorded). Close/Stall = no reply.</summary>
     public Func<SmtpStageContext, SmtpAction?>? OnFinalDot { get; init; }
@@ -59,6 +81,9 @@ public sealed record SmtpStageContext
 
     /// <summary>How many times RCPT TO was received for <see cref="Recipient"/> so far, this one included (1-based).</summary>
     public int Attempt { get; init; }
+
+    /// <summary>For <see cref="SmtpScript.OnAuth"/>: <c>user:password</c> as decoded.</summary>
+    public string? Credentials { get; init; }
 }
 
 /// <summary>What the server does at a stage.</summary>
