@@ -4,7 +4,7 @@ using Herald.Store;
 namespace Herald.Core.Tests.Store;
 
 /// <summary>The ledger contract every backend must pass; a subclass per backend supplies the store.</summary>
-public abstract class DeliveryStoreContractTests
+public abstract partial class DeliveryStoreContractTests
 {
     private static readonly TimeSpan Lease = TimeSpan.FromSeconds(30);
 
