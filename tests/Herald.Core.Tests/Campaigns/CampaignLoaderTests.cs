@@ -140,14 +140,39 @@ public class CampaignLoaderTests
         Assert.DoesNotContain("hunter2", ex.Message.Replace("('password')", "", StringComparison.Ordinal).Replace("password: hunter2", "", StringComparison.Ordinal), StringComparison.Ordinal);
     }
 
-    [Fact]
-    public void Load_rejects_credentials_in_the_relay_url()
+    [Theory]
+    [InlineData("smtps://user:s3cr3tPa55@relay.example.com")]
+    [InlineData("smtp://relay.example.com:587?password=s3cr3tPa55")]
+    [InlineData("smtp://relay.example.com:587/?user=me&pass=s3cr3tPa55")]
+    [InlineData("smtpx://me:s3cr3tPa55@relay.example.com")]
+    public void Load_rejects_a_secret_in_the_relay_url_without_echoing_it(string url)
     {
         using var files = new TestFiles();
         var path = files.Campaign();
-        File.WriteAllText(path, File.ReadAllText(path).Replace("smtp://127.0.0.1:2525", "smtps://user:secret@relay.example.com", StringComparison.Ordinal));
+        File.WriteAllText(path, File.ReadAllText(path).Replace("smtp://127.0.0.1:2525", url, StringComparison.Ordinal));
         var ex = Assert.Throws<CampaignException>(() => CampaignLoader.Load(path));
-        Assert.Contains(ex.Problems, p => p.Message.Contains("inline secrets are not allowed in the relay URL", StringComparison.Ordinal));
+        var problem = Assert.Single(ex.Problems);
+        Assert.StartsWith("url: ", problem.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("s3cr3tPa55", ex.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("s3cr3tPa55", problem.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Load_reads_relay_names_and_chunking_and_refuses_two_relays_with_one_name()
+    {
+        using var files = new TestFiles();
+        var path = files.Campaign();
+        var text = File.ReadAllText(path);
+        File.WriteAllText(path, text.Replace("  - url: smtp://127.0.0.1:2525", "  - url: smtp://127.0.0.1:2525\n    name: smtp-1\n    chunking: false\n  - url: smtp://127.0.0.1:2526", StringComparison.Ordinal)
+            + "delivery: { policy_streak: 3, transient_streak: 7 }\n");
+
+        var campaign = CampaignLoader.Load(path);
+
+        Assert.Equal([("smtp-1", false), ("127.0.0.1:2526", true)], campaign.Relays.Select(r => (r.Name, r.Chunking)));
+        Assert.Equal((3, 7), (campaign.Delivery.PolicyStreak, campaign.Delivery.TransientStreak));
+        File.WriteAllText(path, text.Replace("  - url: smtp://127.0.0.1:2525", "  - url: smtp://127.0.0.1:2525\n    name: smtp-1\n  - url: smtp://127.0.0.1:2526\n    name: SMTP-1", StringComparison.Ordinal));
+        var ex = Assert.Throws<CampaignException>(() => CampaignLoader.Load(path));
+        Assert.Contains("two relays are named 'SMTP-1'", Assert.Single(ex.Problems).Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -1,8 +1,7 @@
-using Herald.Core.Tests.Store;
-using Herald.Store;
+using Herald.Sqlite;
 using Microsoft.Data.Sqlite;
 
-namespace Herald.Sqlite.Tests;
+namespace Herald.Store.Tests.Sqlite;
 
 public sealed class SqliteCampaignStateStoreTests : CampaignStateStoreContractTests, IDisposable
 {

@@ -1,6 +1,5 @@
-using Herald.Store;
 
-namespace Herald.Core.Tests.Store;
+namespace Herald.Store.Tests;
 
 /// <summary>The campaign state contract (pause, relay health) every backend must pass.</summary>
 public abstract class CampaignStateStoreContractTests
