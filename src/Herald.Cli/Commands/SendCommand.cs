@@ -8,13 +8,15 @@ internal static class SendCommand
     {
         var campaign = new Argument<string>("campaign") { Description = "The campaign file (campaign.yml)." };
         var db = DbOption.Create();
-        var command = new Command("send", "Send a campaign (prepares the plan first when it is missing); resumes where a previous run stopped.")
+        var verbose = VerboseOption.Create();
+        var command = new Command("send", "Send a campaign (prepares the plan first when it is missing); resumes where a previous run stopped, or a paused campaign.")
         {
             campaign,
             db,
+            verbose,
         };
         command.SetAction((result, stop) => CliRunner.RunAsync(() =>
-            SendRunner.RunAsync(result.GetValue(campaign)!, result.GetValue(db), resetInDoubt: false, stop)));
+            SendRunner.RunAsync(result.GetValue(campaign)!, result.GetValue(db), new SendRequest(Verbose: result.GetValue(verbose)), stop)));
         return command;
     }
 }
@@ -24,5 +26,13 @@ internal static class DbOption
     public static Option<string?> Create() => new("--db")
     {
         Description = "The store: a SQLite file or a postgresql:// address. Default: $HERALD_DB, else the first herald.db found walking up from the campaign's folder, else $XDG_DATA_HOME/herald/herald.db (docs/STORE.md).",
+    };
+}
+
+internal static class VerboseOption
+{
+    public static Option<bool> Create() => new("--verbose")
+    {
+        Description = "Log each relay's SMTP conversation to stderr (message bodies and credentials are never logged).",
     };
 }

@@ -8,10 +8,19 @@ using Spectre.Console;
 
 namespace Herald.Cli.Commands;
 
+/// <summary>What a run of send, retry or demo asks for besides the campaign.</summary>
+/// <param name="ResetInDoubt">Operator decision: in-doubt recipients are sent again (duplicates accepted).</param>
+/// <param name="ResetFailed">Operator decision: failed recipients are sent again; with <paramref name="FailedCodes"/> only those whose last reply matches.</param>
+/// <param name="Verbose">Log each relay's SMTP conversation (no bodies, no credentials) to stderr.</param>
+internal sealed record SendRequest(bool ResetInDoubt = false, bool ResetFailed = false, ReplyCodeFilter? FailedCodes = null, bool Verbose = false);
+
 /// <summary>What send, retry and demo share: plan if needed, run the engine, show progress, map the result to an exit code.</summary>
 internal static class SendRunner
 {
-    public static async Task<int> RunAsync(string campaignFile, string? db, bool resetInDoubt, CancellationToken stopToken)
+    public static Task<int> RunAsync(string campaignFile, string? db, bool resetInDoubt, CancellationToken stopToken) =>
+        RunAsync(campaignFile, db, new SendRequest(ResetInDoubt: resetInDoubt), stopToken);
+
+    public static async Task<int> RunAsync(string campaignFile, string? db, SendRequest request, CancellationToken stopToken)
     {
         // System.CommandLine turns SIGINT/SIGTERM into this token (and keeps the process alive for Program's
         // ProcessTerminationTimeout): no new transactions start, those in flight finish and are recorded.
@@ -29,19 +38,34 @@ internal static class SendRunner
             // The suppression list lives in the same store; it is honoured at prepare time and again right before each send.
             var suppression = stores.Tracking;
             await PlanStep.EnsurePlanAsync(campaign, store, suppression, stopToken).ConfigureAwait(false);
-            if (resetInDoubt)
+            if (request.ResetInDoubt)
             {
                 var reset = await store.ResetInDoubtAsync(campaign.Id, stopToken).ConfigureAwait(false);
                 Console.WriteLine($"{reset} in-doubt recipient(s) will be sent again (duplicates accepted by the operator).");
             }
 
-            var engine = new DeliveryEngine(campaign, store, session.Compiled, suppression);
+            if (request.ResetFailed)
+            {
+                var codes = request.FailedCodes;
+                var reset = await store.ResetFailedAsync(campaign.Id, (code, text) => codes is null || codes.Matches(code, text), stopToken).ConfigureAwait(false);
+                Console.WriteLine(codes is null
+                    ? $"{reset} failed recipient(s) will be sent again."
+                    : $"{reset} failed recipient(s) whose last reply matches {codes.Text} will be sent again.");
+            }
+
+            var options = new DeliveryEngineOptions
+            {
+                State = stores.State,
+                Transcript = request.Verbose ? new ConsoleTranscript() : null,
+            };
+            var engine = new DeliveryEngine(campaign, store, session.Compiled, suppression, options);
             var result = await RunWithProgressAsync(engine, stopToken).ConfigureAwait(false);
             PrintSummary(campaign.Id, result, engine.Snapshot());
             return result.Stop switch
             {
                 DeliveryStop.Completed => CliRunner.Ok,
                 DeliveryStop.Unreachable => CliRunner.Unreachable,
+                DeliveryStop.Paused => CliRunner.Paused,
                 _ => CliRunner.Incomplete,
             };
         }
@@ -90,7 +114,7 @@ internal static class SendRunner
             Eta(p, rate));
         if (p.RelaysDown > 0)
         {
-            table.Caption($"[yellow]{p.RelaysDown} relay(s) out of rotation[/]");
+            table.Caption($"[yellow]{p.RelaysDown} relay(s) not usable: {Markup.Escape(RelayProblems(p))}[/]");
         }
 
         return table;
@@ -100,8 +124,13 @@ internal static class SendRunner
     {
         var rate = Rate(p);
         return string.Create(CultureInfo.InvariantCulture,
-            $"sent={p.Sent} failed={p.Failed} in_doubt={p.InDoubt} skipped={p.Skipped} remaining={p.Remaining} rate={rate:F0}/s eta={Eta(p, rate)}{(p.RelaysDown > 0 ? $" relays_down={p.RelaysDown}" : "")}");
+            $"sent={p.Sent} failed={p.Failed} in_doubt={p.InDoubt} skipped={p.Skipped} remaining={p.Remaining} rate={rate:F0}/s eta={Eta(p, rate)}{(p.RelaysDown > 0 ? $" relays_down={p.RelaysDown} ({RelayProblems(p)})" : "")}");
     }
+
+    /// <summary>Each relay that is not up, with its last reply or error: <c>smtp-1: connection refused</c>.</summary>
+    private static string RelayProblems(DeliveryProgress p) =>
+        string.Join("; ", (p.Relays ?? []).Where(r => r.State is RelayHealthState.Down or RelayHealthState.OutOfRotation)
+            .Select(r => $"{r.Name}: {r.LastError ?? r.LastReply ?? r.State.ToName()}"));
 
     private static double Rate(DeliveryProgress p) =>
         p.Elapsed.TotalSeconds > 0.5 ? p.SentThisRun / p.Elapsed.TotalSeconds : 0;
@@ -112,6 +141,11 @@ internal static class SendRunner
     private static void PrintSummary(string campaignId, DeliveryResult result, DeliveryProgress progress)
     {
         var c = result.Counts;
+        if (result.Resumed is { } resumed)
+        {
+            Console.WriteLine($"continuing the campaign paused since {resumed.Since.ToLocalTime():yyyy-MM-dd HH:mm:ss}: {resumed.Reason}");
+        }
+
         if (result.RecoveredInDoubt > 0)
         {
             Console.WriteLine($"{result.RecoveredInDoubt} recipient(s) were left 'sending' by an interrupted run and are now in_doubt (not resent; see 'herald retry --in-doubt --accept-duplicates').");
@@ -127,8 +161,19 @@ internal static class SendRunner
                 Console.WriteLine("stopped before the end: run 'herald send' again to resume.");
                 break;
             case DeliveryStop.Unreachable:
-                Console.Error.WriteLine("no relay could be reached: nothing was marked failed; run 'herald send' again to resume.");
+                Console.Error.WriteLine($"no relay could be reached: {result.Reason}. Nothing was marked failed; run 'herald send' again to resume.");
+                break;
+            case DeliveryStop.Paused:
+                Console.Error.WriteLine($"paused: {result.Reason}");
+                Console.Error.WriteLine($"nothing was marked failed for it ({c.Pending} recipient(s) pending); fix it, then run 'herald send' again to continue.");
                 break;
         }
     }
+}
+
+/// <summary><c>send --verbose</c>: one stderr line per SMTP line, <c>[smtp-1#2] &gt; MAIL FROM:&lt;…&gt;</c>.</summary>
+internal sealed class ConsoleTranscript : ISmtpTranscript
+{
+    public void Write(string relay, int connection, char direction, string line) =>
+        Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"[{relay}#{connection}] {direction} {line}"));
 }

@@ -16,11 +16,12 @@ internal enum StoreAccess
 /// <summary>The stores of one address, opened together; what every command works with.</summary>
 internal sealed class HeraldStores : IAsyncDisposable
 {
-    public HeraldStores(StoreLocation location, IDeliveryStore delivery, ITrackingStore tracking)
+    public HeraldStores(StoreLocation location, IDeliveryStore delivery, ITrackingStore tracking, ICampaignStateStore state)
     {
         Location = location;
         Delivery = delivery;
         Tracking = tracking;
+        State = state;
     }
 
     public StoreLocation Location { get; }
@@ -29,8 +30,12 @@ internal sealed class HeraldStores : IAsyncDisposable
 
     public ITrackingStore Tracking { get; }
 
+    /// <summary>Campaign pauses and relay health (written by send, shown by status).</summary>
+    public ICampaignStateStore State { get; }
+
     public async ValueTask DisposeAsync()
     {
+        await State.DisposeAsync().ConfigureAwait(false);
         await Tracking.DisposeAsync().ConfigureAwait(false);
         await Delivery.DisposeAsync().ConfigureAwait(false);
     }
@@ -71,7 +76,14 @@ internal static class StoreFactory
         {
             var tracking = new SqliteTrackingStore(path);
             await tracking.MigrateAsync(cancellationToken).ConfigureAwait(false);
-            return new HeraldStores(location, delivery, tracking);
+            var state = new SqliteCampaignStateStore(path);
+            if (access == StoreAccess.ReadWrite)
+            {
+                // Readers of a store that predates these tables see "not paused", so only writers create them.
+                await state.MigrateAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            return new HeraldStores(location, delivery, tracking, state);
         }
         catch
         {

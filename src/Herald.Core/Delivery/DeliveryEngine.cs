@@ -296,7 +296,8 @@ public sealed partial class DeliveryEngine
 
             if (Interlocked.Read(ref _outstanding) > 0
                 && _time.GetUtcNow().Ticks - Interlocked.Read(ref _lastProgressTicks) > _campaign.Delivery.UnreachableTimeout.Ticks
-                && _relays.All(r => r.IsOutOfRotation || r.Breaker.IsOpen || !r.EverConnected))
+                // A relay never reached counts once an attempt failed (its connect is bounded by connect_timeout).
+                && _relays.All(r => r.IsOutOfRotation || r.Breaker.IsOpen || (!r.EverConnected && r.Problem is not null)))
             {
                 // Down relays may come back by themselves; one that refuses us needs a person: then it is a pause.
                 if (_relays.Any(r => r.IsOutOfRotation))

@@ -105,7 +105,7 @@ public sealed class SendCommandTests : IDisposable
         var run = await HeraldProcess.RunAsync(Bound, "send", campaign);
 
         Assert.Equal(3, run.Exit);
-        Assert.Contains("no relay could be reached", run.Error, StringComparison.Ordinal);
+        Assert.Contains($"no relay could be reached: relay 127.0.0.1:{closedPort}: connection refused.", run.Error, StringComparison.Ordinal);
         var states = ReadStates(HeraldProcess.DefaultStore);
         Assert.All(states.Values, s => Assert.Equal(0, s));
     }
@@ -122,8 +122,12 @@ public sealed class SendCommandTests : IDisposable
         using var json = JsonDocument.Parse(status.Out);
         Assert.Equal(HeraldProcess.DefaultStore, json.RootElement.GetProperty("store").GetString());
         Assert.Equal(
-            ["store", "campaign", "total", "pending", "sending", "sent", "failed", "in_doubt", "skipped"],
+            ["store", "campaign", "total", "pending", "sending", "sent", "failed", "in_doubt", "skipped", "state", "reason", "paused_since", "relays"],
             json.RootElement.EnumerateObject().Select(p => p.Name));
+        Assert.Equal("not_started", json.RootElement.GetProperty("state").GetString());
+        var relay = Assert.Single(json.RootElement.GetProperty("relays").EnumerateArray());
+        Assert.Equal(["name", "state", "last_reply", "last_error", "since"], relay.EnumerateObject().Select(p => p.Name));
+        Assert.Equal(("127.0.0.1:25", "unknown"), (relay.GetProperty("name").GetString(), relay.GetProperty("state").GetString()));
     }
 
     [Fact]
