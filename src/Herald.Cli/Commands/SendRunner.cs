@@ -18,7 +18,8 @@ internal static class SendRunner
         using var announce = stopToken.Register(() => Console.Error.WriteLine("stopping: no new messages; finishing those in flight…"));
         var signer = TokenSigner.FromEnvironment();
         // Config, templates and recipient columns are checked before anything is planned or sent.
-        var session = CampaignSession.Open(campaignFile, signer, stopToken);
+        using var session = CampaignSession.Open(campaignFile, signer, stopToken);
+        session.Describe(Console.Out);
         var campaign = session.Campaign;
         var store = await SqliteDeliveryStore.OpenAsync(StorePaths.Resolve(db, campaignFile), stopToken).ConfigureAwait(false);
         await using (store.ConfigureAwait(false))
@@ -34,7 +35,7 @@ internal static class SendRunner
                 Console.WriteLine($"{reset} in-doubt recipient(s) will be sent again (duplicates accepted by the operator).");
             }
 
-            var engine = new DeliveryEngine(campaign, store, session.Compiled, suppression);
+            var engine = new DeliveryEngine(campaign, store, session.Compiled, suppression, new DeliveryEngineOptions { Dkim = session.Dkim });
             var result = await RunWithProgressAsync(engine, stopToken).ConfigureAwait(false);
             PrintSummary(campaign.Id, result, engine.Snapshot());
             return result.Stop switch
