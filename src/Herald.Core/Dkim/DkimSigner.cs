@@ -180,10 +180,13 @@ public sealed class DkimSigner : IDisposable
 
     private ReadOnlySpan<byte> SignHeaders(scoped ReadOnlySpan<byte> headers, scoped ReadOnlySpan<byte> bodyHash)
     {
-        Span<Range> fields = stackalloc Range[128];
+        // A field starts on a line: the number of lines bounds the number of fields.
+        var lines = headers.Count("\r\n"u8) + 1;
+        Span<Range> fields = lines <= 128 ? stackalloc Range[128] : new Range[lines];
         var count = ParseFields(headers, fields);
         fields = fields[..count];
-        Span<bool> used = stackalloc bool[count];
+        Span<bool> used = count <= 128 ? stackalloc bool[128] : new bool[count];
+        used.Clear();
 
         var scratch = Rent(ref t_scratch, RelaxedCanonicalization.MaxHeaderLength(headers.Length) + (2 * EstimatedLength) + 1024);
         var output = Rent(ref t_output, 2 * EstimatedLength);
@@ -366,11 +369,6 @@ public sealed class DkimSigner : IDisposable
             var continues = next < headers.Length && headers[next] is (byte)' ' or (byte)'\t';
             if (!continues)
             {
-                if (count == fields.Length)
-                {
-                    throw new InvalidOperationException("More than 128 header fields: not a Herald message.");
-                }
-
                 fields[count++] = start..next;
                 start = next;
             }
