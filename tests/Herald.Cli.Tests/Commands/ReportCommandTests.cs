@@ -111,7 +111,8 @@ public sealed class ReportCommandTests : IAsyncLifetime
         var result = await HeraldProcess.RunAsync("report", CampaignFile, "--db", Path.Combine(_dir, "none.db"));
 
         Assert.Equal(1, result.Exit);
-        Assert.Contains("none.db: no store here", result.Error, StringComparison.Ordinal);
+        Assert.Contains($"no store found: {Path.Combine(_dir, "none.db")} (from --db)", result.Error, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(_dir, "none.db")), "report only reads: it must not create a store");
         Assert.DoesNotContain("   at ", result.Error, StringComparison.Ordinal);
     }
 
