@@ -68,18 +68,14 @@ internal static class DkimCommand
 
     private static (string Domain, string Selector) CheckNames(string domain, string selector)
     {
-        if (!Recipients.EmailAddress.TryNormalize("postmaster@" + domain.TrimEnd('.'), out var normalized, out _) || !domain.Contains('.', StringComparison.Ordinal))
-        {
-            throw new HeraldException($"--domain: '{domain}' is not a domain name (for example shop.example.com)");
-        }
-
-        var labels = selector.Split('.');
-        if (selector.Length is 0 or > 63 || labels.Any(l => l.Length == 0 || !l.All(c => char.IsAsciiLetterOrDigit(c) || c == '-')))
+        var normalized = DkimOptions.TryNormalizeDomain(domain)
+            ?? throw new HeraldException($"--domain: '{domain}' is not a domain name (for example shop.example.com)");
+        if (!DkimOptions.IsSelector(selector))
         {
             throw new HeraldException($"--selector: '{selector}' is not a selector (letters, digits and '-', for example s2026)");
         }
 
-        return (normalized[(normalized.IndexOf('@', StringComparison.Ordinal) + 1)..], selector.ToLowerInvariant());
+        return (normalized, selector.ToLowerInvariant());
     }
 
     /// <summary>Written to a new 0600 file beside the target, then renamed over it: never readable by others, never half written.</summary>

@@ -204,15 +204,33 @@ public sealed class DkimOptions
             return null;
         }
 
-        // The same normalization as addresses (IDNA, lower case), so d= compares with the From domain as sent.
-        if (text.Contains('@', StringComparison.Ordinal) || !EmailAddress.TryNormalize("postmaster@" + text.TrimEnd('.'), out var normalized, out _)
-            || !normalized.Contains('.', StringComparison.Ordinal))
+        if (TryNormalizeDomain(text) is not { } domain)
         {
             context.Add(value, $"dkim.domain: '{text}' is not a domain name (for example shop.example.com)");
             return null;
         }
 
-        return normalized[(normalized.IndexOf('@', StringComparison.Ordinal) + 1)..];
+        return domain;
+    }
+
+    /// <summary>A signing domain normalized as addresses are (IDNA, lower case), so d= compares with the From domain as sent; null when not a domain.</summary>
+    public static string? TryNormalizeDomain(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        if (text.Contains('@', StringComparison.Ordinal) || !EmailAddress.TryNormalize("postmaster@" + text.TrimEnd('.'), out var normalized, out _))
+        {
+            return null;
+        }
+
+        var domain = normalized[(normalized.IndexOf('@', StringComparison.Ordinal) + 1)..];
+        return domain.Contains('.', StringComparison.Ordinal) ? domain : null;
+    }
+
+    /// <summary>A selector is one or more DNS labels (RFC 6376 §3.1); it becomes <c>selector._domainkey.domain</c>.</summary>
+    public static bool IsSelector(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        return text.Length is > 0 and <= 63 && text.Split('.').All(l => l.Length > 0 && !l.StartsWith('-') && !l.EndsWith('-') && l.All(c => char.IsAsciiLetterOrDigit(c) || c == '-'));
     }
 
     private static string? ParseSelector(YamlNode value, string label, CampaignParseContext context)
@@ -223,9 +241,7 @@ public sealed class DkimOptions
             return null;
         }
 
-        // A selector is one or more DNS labels (RFC 6376 §3.1); it becomes <selector>._domainkey.<domain>.
-        var labels = text.Split('.');
-        if (text.Length > 63 || labels.Any(l => l.Length == 0 || l.StartsWith('-') || l.EndsWith('-') || !l.All(c => char.IsAsciiLetterOrDigit(c) || c == '-')))
+        if (!IsSelector(text))
         {
             context.Add(value, $"{label}: '{text}' is not a selector (letters, digits and '-', for example s2026)");
             return null;
