@@ -10,6 +10,7 @@ internal sealed class RelayConnection : IAsyncDisposable
     private readonly RelayOptions _relay;
     private readonly DeliveryOptions _delivery;
     private readonly string _localDomain;
+    private readonly Dkim.DkimSigner? _dkim;
     private SmtpSession? _session;
     private Action? _switchToFinalReply;
     // Timeouts of a transaction: a deadline checked by a per-connection watchdog that cancels _timeout when it passes.
@@ -21,8 +22,9 @@ internal sealed class RelayConnection : IAsyncDisposable
 
     private readonly Action<char, string>? _log;
 
-    public RelayConnection(RelayOptions relay, DeliveryOptions delivery, string localDomain, ISmtpTranscript? transcript = null, int number = 1)
+    public RelayConnection(RelayOptions relay, DeliveryOptions delivery, string localDomain, Dkim.DkimSigner? dkim = null, ISmtpTranscript? transcript = null, int number = 1)
     {
+        _dkim = dkim;
         _relay = relay;
         _delivery = delivery;
         _localDomain = localDomain;
@@ -158,7 +160,7 @@ internal sealed class RelayConnection : IAsyncDisposable
 
         var smtpUtf8 = (senderUtf8 || recipientUtf8) && session.SmtpUtf8;
         var chunked = _relay.Chunking && session.Chunking;
-        using var wire = WireMessage.Create(message, dotStuff: !chunked, international: smtpUtf8);
+        using var wire = WireMessage.Create(message, _dkim, dotStuff: !chunked, international: smtpUtf8);
         // Deliberately not the stop token: a transaction in flight finishes (or times out) after Ctrl-C.
         if (!_timeout.TryReset())
         {

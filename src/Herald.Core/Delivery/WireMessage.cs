@@ -1,19 +1,22 @@
-using System.Buffers;
+using Herald.Dkim;
 using Herald.Rendering;
 using MimeKit;
 
 namespace Herald.Delivery;
 
 /// <summary>
-/// A message serialized into one pooled buffer with CRLF line ends and ending with CRLF, so it goes on the socket in
-/// one write. For DATA it is dot-stuffed (RFC 5321 §4.5.2) and ends with the terminating <c>.CRLF</c>; for BDAT
-/// (RFC 3030) it is the message as is, whose length the BDAT command announces.
+/// A message serialized into one pooled buffer with CRLF line ends, ending with CRLF, so it goes on the socket in one
+/// write. For DATA it is dot-stuffed (RFC 5321 §4.5.2) and ends with the terminating <c>.CRLF</c>; for BDAT (RFC 3030)
+/// it is the message as is, whose length the BDAT command announces. With DKIM, the message is
+/// serialized behind room left for its signature, signed in place, and the DKIM-Signature header(s) written into that
+/// room: still one serialization, one buffer, one write.
 /// </summary>
 internal sealed class WireMessage : Stream
 {
     private static readonly FormatOptions Wire = CreateOptions(international: false);
     private static readonly FormatOptions InternationalWire = CreateOptions(international: true);
     private byte[] _buffer;
+    private int _start;
     private int _length;
     private bool _atLineStart = true;
     private readonly bool _dotStuff;
@@ -24,25 +27,33 @@ internal sealed class WireMessage : Stream
         _dotStuff = dotStuff;
     }
 
-    public ReadOnlyMemory<byte> Bytes => _buffer.AsMemory(0, _length);
+    public ReadOnlyMemory<byte> Bytes => _buffer.AsMemory(_start, _length - _start);
 
     /// <param name="message">The message.</param>
+    /// <param name="dkim">Signs the bytes as they go on the wire, when the campaign signs.</param>
     /// <param name="dotStuff">True for DATA (dot-stuffed, with the terminating dot); false for BDAT.</param>
     /// <param name="international">
     /// Headers in UTF-8 (RFC 6532), for an SMTPUTF8 transaction: addresses keep their UTF-8 local parts and domains.
     /// Otherwise address domains are written as A-labels.
     /// </param>
-    public static WireMessage Create(MimeMessage message, bool dotStuff = true, bool international = false)
+    public static WireMessage Create(MimeMessage message, DkimSigner? dkim = null, bool dotStuff = true, bool international = false)
     {
         // Chooses transfer encodings for parts that did not declare one (ours did: it is a no-op for them).
         message.Prepare(EncodingConstraint.SevenBit);
-        var wire = new WireMessage(64 * 1024, dotStuff);
+        var reserve = dkim?.EstimatedLength ?? 0;
+        var wire = new WireMessage((64 * 1024) + reserve, dotStuff);
         try
         {
+            wire._start = wire._length = reserve;
             message.WriteTo(international ? InternationalWire : Wire, wire);
-            if (wire._length < 2 || wire._buffer[wire._length - 2] != '\r' || wire._buffer[wire._length - 1] != '\n')
+            if (wire._length - reserve < 2 || wire._buffer[wire._length - 2] != '\r' || wire._buffer[wire._length - 1] != '\n')
             {
                 wire.Append("\r\n"u8);
+            }
+
+            if (dkim is not null)
+            {
+                wire.InsertSignature(dkim.Sign(wire._buffer.AsSpan(reserve, wire._length - reserve), dotStuffed: dotStuff));
             }
 
             if (dotStuff)
@@ -97,6 +108,22 @@ internal sealed class WireMessage : Stream
         return ValueTask.CompletedTask;
     }
 
+    /// <summary>Puts the signature header(s) right in front of the message, in the room left for them.</summary>
+    private void InsertSignature(ReadOnlySpan<byte> signature)
+    {
+        if (signature.Length > _start)
+        {
+            // More than estimated (many repeated signed headers): move the message to make room, once.
+            var shift = signature.Length - _start;
+            Append(new byte[shift]);
+            _buffer.AsSpan(_start, _length - shift - _start).CopyTo(_buffer.AsSpan(_start + shift));
+            _start += shift;
+        }
+
+        _start -= signature.Length;
+        signature.CopyTo(_buffer.AsSpan(_start));
+    }
+
     private void Append(ReadOnlySpan<byte> bytes)
     {
         if (_buffer.Length - _length < bytes.Length)
@@ -117,7 +144,7 @@ internal sealed class WireMessage : Stream
         {
             MessageBuffers.Pool.Return(_buffer);
             _buffer = [];
-            _length = 0;
+            _start = _length = 0;
         }
 
         base.Dispose(disposing);
@@ -129,9 +156,9 @@ internal sealed class WireMessage : Stream
 
     public override bool CanWrite => true;
 
-    public override long Length => _length;
+    public override long Length => _length - _start;
 
-    public override long Position { get => _length; set => throw new NotSupportedException(); }
+    public override long Position { get => _length - _start; set => throw new NotSupportedException(); }
 
     public override void Flush()
     {
