@@ -17,13 +17,7 @@ public sealed class SqliteCampaignStateStore : ICampaignStateStore
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         _path = path;
-        _connectionString = new SqliteConnectionStringBuilder
-        {
-            DataSource = path,
-            Mode = SqliteOpenMode.ReadWriteCreate,
-            Pooling = true,
-            DefaultTimeout = 30,
-        }.ToString();
+        _connectionString = SqliteTrackingStore.ConnectionStringFor(path);
     }
 
     public async Task MigrateAsync(CancellationToken cancellationToken)

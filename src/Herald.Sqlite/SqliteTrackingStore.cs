@@ -19,16 +19,19 @@ public sealed partial class SqliteTrackingStore : ITrackingStore
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         _path = path;
-        _connectionString = new SqliteConnectionStringBuilder
-        {
-            DataSource = path,
-            Mode = SqliteOpenMode.ReadWriteCreate,
-            Pooling = true,
-            DefaultTimeout = 30,
-        }.ToString();
+        _connectionString = ConnectionStringFor(path);
     }
 
     public string Path => _path;
+
+    /// <summary>The pooled connection string the tables beside the ledger (tracking, campaign state) open with.</summary>
+    internal static string ConnectionStringFor(string path) => new SqliteConnectionStringBuilder
+    {
+        DataSource = path,
+        Mode = SqliteOpenMode.ReadWriteCreate,
+        Pooling = true,
+        DefaultTimeout = 30,
+    }.ToString();
 
     public Task<int> AppendEventsAsync(IReadOnlyList<TrackingEvent> events, CancellationToken cancellationToken) => GuardAsync(() => AppendEventsCoreAsync(events, cancellationToken));
 

@@ -25,7 +25,7 @@ public sealed class ChunkingTests
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         await socket.ConnectAsync("127.0.0.1", server.Port, Ct);
         await using var session = await SmtpSession.OpenAsync(socket, "127.0.0.1", "example.com", false, StartTlsMode.None, false, null, Ct);
-        using var message = Message(".a dot line\r\nbody");
+        using var message = SmtpSessionTests.Message(".a dot line\r\nbody");
         using var wire = WireMessage.Create(message, dotStuff: false);
 
         var result = await session.SendAsync("from@example.com", "alice@example.com", wire.Bytes, chunked: true, smtpUtf8: false, Ct);
@@ -151,14 +151,5 @@ public sealed class ChunkingTests
 
         Assert.True(counts[false].InDoubt > recipients / 2, $"DATA left {counts[false].InDoubt} in doubt");
         Assert.Equal(((long)recipients, 0L), (counts[true].Sent, counts[true].InDoubt));
-    }
-
-    private static MimeMessage Message(string body)
-    {
-        var message = new MimeMessage((IEnumerable<Header>)[]) { Subject = "s", MessageId = "1@example.com" };
-        message.From.Add(new MailboxAddress("", "from@example.com"));
-        message.To.Add(new MailboxAddress("", "alice@example.com"));
-        message.Body = new TextPart("plain") { Text = body, ContentTransferEncoding = ContentEncoding.SevenBit };
-        return message;
     }
 }

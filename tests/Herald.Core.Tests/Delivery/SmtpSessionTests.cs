@@ -78,7 +78,7 @@ public class SmtpSessionTests
         return await SmtpSession.OpenAsync(socket, "127.0.0.1", "example.com", implicitTls: false, StartTlsMode.None, insecureSkipVerify: false, credentials: null, TestContext.Current.CancellationToken);
     }
 
-    private static MimeMessage Message(string body)
+    internal static MimeMessage Message(string body)
     {
         var message = new MimeMessage((IEnumerable<Header>)[]) { Subject = "s", MessageId = "1@example.com" };
         message.From.Add(new MailboxAddress("", "from@example.com"));

@@ -122,13 +122,7 @@ public sealed partial class ScriptableSmtpServer
             {
                 // Misbehave mid-message: take in part of the data first, so the client is really sending.
                 _ = await ReadLineAsync().ConfigureAwait(false);
-                if (bodyAction is SmtpAction.ReplyAction reply)
-                {
-                    await WriteLineAsync(Text(reply.Code, reply.Text)).ConfigureAwait(false);
-                    return false;
-                }
-
-                return await ActAsync(bodyAction, "unused").ConfigureAwait(false) is not null;
+                return await MidContentAsync(bodyAction).ConfigureAwait(false);
             }
 
             using var data = new MemoryStream();
@@ -167,13 +161,7 @@ public sealed partial class ScriptableSmtpServer
             {
                 // Misbehave mid-chunk: take in part of it first, so the client is really sending.
                 await ReadExactlyAsync(Stream.Null, Math.Min(size, 512)).ConfigureAwait(false);
-                if (bodyAction is SmtpAction.ReplyAction bodyReply)
-                {
-                    await WriteLineAsync(Text(bodyReply.Code, bodyReply.Text)).ConfigureAwait(false);
-                    return false;
-                }
-
-                return await ActAsync(bodyAction, "unused").ConfigureAwait(false) is not null;
+                return await MidContentAsync(bodyAction).ConfigureAwait(false);
             }
 
             _chunks ??= new MemoryStream();
@@ -198,6 +186,18 @@ public sealed partial class ScriptableSmtpServer
             var data = _chunks.ToArray();
             _chunks = null;
             return await FinalDotAsync(data).ConfigureAwait(false);
+        }
+
+        /// <summary>OnDataBody's action once part of the content was read: a reply ends the session, as do Close and Stall.</summary>
+        private async Task<bool> MidContentAsync(SmtpAction action)
+        {
+            if (action is SmtpAction.ReplyAction reply)
+            {
+                await WriteLineAsync(Text(reply.Code, reply.Text)).ConfigureAwait(false);
+                return false;
+            }
+
+            return await ActAsync(action, "unused").ConfigureAwait(false) is not null;
         }
 
         private async Task<bool> FinalDotAsync(byte[] data)
@@ -250,36 +250,17 @@ public sealed partial class ScriptableSmtpServer
 
         private string EhloReply()
         {
+            var offered = new (bool On, string Line)[]
+            {
+                (Script.Auth, "AUTH PLAIN LOGIN"),
+                (Script.StartTls, "STARTTLS"),
+                (Script.SmtpUtf8, "SMTPUTF8"),
+                (Script.Pipelining, "PIPELINING"),
+                (Script.Size, "SIZE 104857600"),
+                (Script.Chunking, "CHUNKING"),
+            };
             var lines = new List<string> { Host, "8BITMIME", "ENHANCEDSTATUSCODES" };
-            if (Script.Auth)
-            {
-                lines.Add("AUTH PLAIN LOGIN");
-            }
-
-            if (Script.StartTls)
-            {
-                lines.Add("STARTTLS");
-            }
-
-            if (Script.SmtpUtf8)
-            {
-                lines.Add("SMTPUTF8");
-            }
-
-            if (Script.Pipelining)
-            {
-                lines.Add("PIPELINING");
-            }
-
-            if (Script.Size)
-            {
-                lines.Add("SIZE 104857600");
-            }
-
-            if (Script.Chunking)
-            {
-                lines.Add("CHUNKING");
-            }
+            lines.AddRange(offered.Where(o => o.On).Select(o => o.Line));
 
             return string.Join("\r\n", lines.Select((l, i) => (i == lines.Count - 1 ? "250 " : "250-") + l));
         }
