@@ -78,7 +78,7 @@ load_avg=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "load average: $load_avg"
 
 if [ "$write_doc" = 1 ]; then
-    doc=docs/PERFORMANCE.md
+    source bench/perf-doc.sh
     section=$(mktemp)
     {
         echo "## Ledger capacity (PostgreSQL and SQLite)"
@@ -94,13 +94,7 @@ if [ "$write_doc" = 1 ]; then
         echo '```'
         echo
     } >"$section"
-    [ -f "$doc" ] || printf '# Performance\n\n' >"$doc"
-    awk -v section="$section" '
-        /^## Ledger capacity/ { while ((getline line < section) > 0) print line; skip = 1; done = 1; next }
-        skip && /^## / { skip = 0 }
-        !skip { print }
-        END { if (!done) { print ""; while ((getline line < section) > 0) print line } }
-    ' "$doc" >"$doc.tmp" && mv "$doc.tmp" "$doc"
+    perf_doc_section "Ledger capacity (PostgreSQL and SQLite)" "$section"
     rm -f "$section"
-    log "wrote the figures to $doc"
+    log "wrote the figures to docs/PERFORMANCE.md"
 fi

@@ -288,6 +288,7 @@ echo "$summary"
 
 # --- docs/PERFORMANCE.md: replace (or append) only the "Throughput (end to end)" section ---
 if [ "$write_doc" = 1 ]; then
+    source bench/perf-doc.sh
     doc=docs/PERFORMANCE.md
     section=$(mktemp)
     {
@@ -298,19 +299,14 @@ if [ "$write_doc" = 1 ]; then
         echo "products joined per recipient, ~20 tracked links, open pixel, text part, personalized subject and body; SQLite ledger"
         echo "(WAL, group commits); Release build; Postfix \`smtp-sink\` on loopback. smtp-source ran in the same run against the same"
         echo "sink with \`-d\` (connections reused), the same message size and number of connections."
+        [ -z "$pg_summary" ] || echo "The PostgreSQL lines: the same campaign sent in the same run with \`--db postgresql://…\` (one sender, then \`--senders 2\`: two processes on one campaign), each on a fresh database."
         echo
         echo '```'
         echo "$summary"
         echo '```'
         echo
     } >"$section"
-    [ -f "$doc" ] || printf '# Performance\n\n' >"$doc"
-    awk -v section="$section" '
-        /^## Throughput \(end to end\)/ { while ((getline line < section) > 0) print line; skip = 1; done = 1; next }
-        skip && /^## / { skip = 0 }
-        !skip { print }
-        END { if (!done) { print ""; while ((getline line < section) > 0) print line } }
-    ' "$doc" >"$doc.tmp" && mv "$doc.tmp" "$doc"
+    perf_doc_section "Throughput (end to end)" "$section"
     rm -f "$section"
     log "wrote the summary to $doc"
 fi
