@@ -5,7 +5,7 @@ perf_doc_section() {
     local heading=$1 section=$2 doc=docs/PERFORMANCE.md
     [ -f "$doc" ] || printf '# Performance\n\n' >"$doc"
     awk -v heading="## $heading" -v section="$section" '
-        index($0, heading) == 1 { while ((getline line < section) > 0) print line; skip = 1; done = 1; next }
+        $0 == heading { while ((getline line < section) > 0) print line; skip = 1; done = 1; next }
         skip && /^## / { skip = 0 }
         !skip { print }
         END { if (!done) { print ""; while ((getline line < section) > 0) print line } }
