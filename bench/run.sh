@@ -312,6 +312,7 @@ if [ "$write_doc" = 1 ]; then
     section=$(mktemp)
     title="Throughput (end to end)"; flags=""
     [ "$dkim" = 1 ] && { title="Throughput (end to end, DKIM RSA-2048)"; flags=" --dkim"; }
+    [ -z "$pg_db" ] || flags+=" --db postgresql://… --senders $pg_senders"
     {
         echo "## $title"
         echo
