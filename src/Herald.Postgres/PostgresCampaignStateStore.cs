@@ -48,7 +48,7 @@ public sealed class PostgresCampaignStateStore : ICampaignStateStore
         ReadPauseAsync("DELETE FROM campaign_pauses WHERE campaign = $1 RETURNING reason, since, worker", campaignId, cancellationToken);
 
     public Task<CampaignPause?> GetPauseAsync(string campaignId, CancellationToken cancellationToken) =>
-        ReadPauseAsync("SELECT reason, since, worker FROM campaign_pauses WHERE campaign = $1", campaignId, cancellationToken);
+        OrWhenMissingAsync(ReadPauseAsync("SELECT reason, since, worker FROM campaign_pauses WHERE campaign = $1", campaignId, cancellationToken), null);
 
     public Task SaveRelayHealthAsync(string campaignId, IReadOnlyList<RelayHealth> relays, CancellationToken cancellationToken)
     {
@@ -80,7 +80,7 @@ public sealed class PostgresCampaignStateStore : ICampaignStateStore
 
     public Task<IReadOnlyList<RelayHealth>> GetRelayHealthAsync(string campaignId, CancellationToken cancellationToken)
     {
-        return _connections.RunAsync<IReadOnlyList<RelayHealth>>(async connection =>
+        return OrWhenMissingAsync<IReadOnlyList<RelayHealth>>(_connections.RunAsync<IReadOnlyList<RelayHealth>>(async connection =>
         {
             await using var command = new NpgsqlCommand(
                 "SELECT name, state, last_reply, last_error, since FROM relay_health WHERE campaign = $1 ORDER BY name COLLATE \"C\"", connection);
@@ -98,7 +98,20 @@ public sealed class PostgresCampaignStateStore : ICampaignStateStore
             }
 
             return result;
-        }, cancellationToken);
+        }, cancellationToken), []);
+    }
+
+    /// <summary>A reader (status) of a store from before these tables existed sees no pause and no health, not an error.</summary>
+    private static async Task<T> OrWhenMissingAsync<T>(Task<T> read, T missing)
+    {
+        try
+        {
+            return await read.ConfigureAwait(false);
+        }
+        catch (StoreException ex) when (ex.SqlState == "42P01")
+        {
+            return missing;
+        }
     }
 
     public async ValueTask DisposeAsync()

@@ -20,4 +20,25 @@ public sealed class PostgresCampaignStateStoreTests(PostgresDatabaseFixture data
         await store.MigrateAsync(TestContext.Current.CancellationToken);
         return store;
     }
+
+    [Fact]
+    public async Task A_store_from_before_pauses_existed_reads_as_not_paused()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var old = await database.CreateAsync();
+        await using (var store = new PostgresCampaignStateStore(PostgresServer.Connect(old), ownsConnections: true))
+        {
+            await store.MigrateAsync(ct);
+        }
+
+        // As schema version 1 left it: no tables for the campaign state.
+        await PostgresServer.ExecuteAsync("DROP TABLE campaign_pauses, relay_health; UPDATE herald_schema SET version = 1", ct, old);
+        await using var reader = new PostgresCampaignStateStore(PostgresServer.Connect(old), ownsConnections: true);
+
+        Assert.Null(await reader.GetPauseAsync("c1", ct));
+        Assert.Empty(await reader.GetRelayHealthAsync("c1", ct));
+        await reader.MigrateAsync(ct);
+        await reader.PauseAsync("c1", new CampaignPause("after the upgrade", DateTimeOffset.UtcNow, null), ct);
+        Assert.Equal("after the upgrade", (await reader.GetPauseAsync("c1", ct))?.Reason);
+    }
 }
