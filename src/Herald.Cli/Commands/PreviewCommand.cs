@@ -28,7 +28,7 @@ internal static class PreviewCommand
             db,
         };
         command.SetAction((ParseResult result, CancellationToken cancellationToken) =>
-            CliRunner.RunAsync(() => RunAsync(result.GetValue(file)!, result.GetValue(outDir)!, result.GetValue(limit), result.GetValue(db), Console.Out, TokenSigner.FromEnvironment, cancellationToken)));
+            CliRunner.RunAsync(() => RunAsync(result.GetValue(file)!, result.GetValue(outDir)!, result.GetValue(limit), result.GetValue(db), Console.Out, () => TokenSigner.FromEnvironment(), cancellationToken)));
         return command;
     }
 
@@ -42,7 +42,9 @@ internal static class PreviewCommand
             throw new HeraldException("--limit must be at least 1.");
         }
 
-        var session = CampaignSession.Open(path, signerFactory(), cancellationToken);
+        var signer = signerFactory();
+        output.WriteLine($"signing links with {signer.Describe()}");
+        var session = CampaignSession.Open(path, signer, cancellationToken);
         var campaign = session.Campaign;
         var dbPath = StorePaths.Resolve(db, path);
         string? scratch = null;

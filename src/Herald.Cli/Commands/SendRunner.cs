@@ -17,6 +17,7 @@ internal static class SendRunner
         // ProcessTerminationTimeout): no new transactions start, those in flight finish and are recorded.
         using var announce = stopToken.Register(() => Console.Error.WriteLine("stopping: no new messages; finishing those in flight…"));
         var signer = TokenSigner.FromEnvironment();
+        Console.WriteLine($"signing links with {signer.Describe()}");
         // Config, templates and recipient columns are checked before anything is planned or sent.
         var session = CampaignSession.Open(campaignFile, signer, stopToken);
         var campaign = session.Campaign;

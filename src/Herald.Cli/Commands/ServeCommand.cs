@@ -31,6 +31,8 @@ internal static class ServeCommand
         {
             var path = Path.GetFullPath(StorePaths.Resolve(result.GetValue(db), campaignFile: null));
             var token = Environment.GetEnvironmentVariable(result.GetValue(tokenEnv)!);
+            // serve only verifies: a key it made up would match no link in the mail sent, so it never creates one.
+            var signer = TokenSigner.FromEnvironment(createKeyFile: false);
             var tracking = new SqliteTrackingStore(path);
             await using (tracking.ConfigureAwait(false))
             {
@@ -40,7 +42,7 @@ internal static class ServeCommand
                     await tracking.MigrateAsync(ct).ConfigureAwait(false);
                     var app = TrackingServer.Build(new TrackingServerOptions
                     {
-                        Signer = TokenSigner.FromEnvironment(),
+                        Signer = signer,
                         Store = tracking,
                         Ledger = ledger,
                         SpoolPath = result.GetValue(spool) ?? path + ".spool",
@@ -64,6 +66,7 @@ internal static class ServeCommand
                         }
 
                         Console.WriteLine($"store: {path}");
+                        Console.WriteLine($"tracking {signer.Describe()}");
                         Console.WriteLine(token is { Length: > 0 }
                             ? "dashboard: enabled at /"
                             : $"dashboard: disabled (set {result.GetValue(tokenEnv)} to enable it)");

@@ -18,8 +18,12 @@ internal static class ValidateCommand
 
     internal static int Run(string path, TextWriter output, CancellationToken cancellationToken)
     {
-        // Validation signs nothing that leaves the machine: a throwaway key keeps it from creating the key file.
-        var signer = new TokenSigner(new byte[32]);
+        // Validation signs nothing that leaves the machine: without a key yet, a throwaway one keeps it from creating the key file.
+        var signer = TokenSigner.TryFromEnvironment();
+        output.WriteLine(signer is null
+            ? $"tracking key: none yet ({TokenSigner.SecretVariable} is unset; the first send or preview creates {TokenSigner.DefaultKeyFile()})"
+            : $"links will be signed with {signer.Describe()}");
+        signer ??= new TokenSigner(new byte[32]);
         var session = CampaignSession.Open(path, signer, cancellationToken);
         long ok = 0, invalid = 0, duplicate = 0;
         using (var list = RecipientList.Open(session.Campaign.RecipientsPath))
