@@ -42,6 +42,9 @@ public sealed class Campaign
 
     public DeliveryOptions Delivery { get; init; } = new();
 
+    /// <summary>Bounds on rendering one message.</summary>
+    public RenderLimits Limits { get; init; } = new();
+
     /// <summary>Named per-recipient data sets joined at prepare time.</summary>
     public IReadOnlyDictionary<string, DataSetOptions> Data { get; init; } = new Dictionary<string, DataSetOptions>();
 

@@ -21,7 +21,7 @@ public static partial class CampaignLoader
     private static readonly string[] TopLevelKeys =
     [
         "id", "from", "reply_to", "subject", "html", "text", "recipients", "headers", "tracking",
-        "unsubscribe", "postal_address", "relays", "retry", "delivery", "data",
+        "unsubscribe", "postal_address", "relays", "retry", "delivery", "data", "limits",
     ];
 
     public static Campaign Load(string path)
@@ -94,6 +94,7 @@ public static partial class CampaignLoader
         List<RelayOptions>? relays = null;
         RetryPolicy retry = new();
         DeliveryOptions delivery = new();
+        RenderLimits limits = new();
         Dictionary<string, DataSetOptions> data = new(StringComparer.Ordinal);
 
         foreach (var (keyNode, value) in root.Children)
@@ -167,6 +168,9 @@ public static partial class CampaignLoader
                 case "data":
                     DataSetOptions.ParseSection(value, context, data);
                     break;
+                case "limits":
+                    limits = RenderLimits.Parse(value, context);
+                    break;
                 case null:
                     break;
                 default:
@@ -206,6 +210,7 @@ public static partial class CampaignLoader
             Relays = relays!,
             Retry = retry,
             Delivery = delivery,
+            Limits = limits,
             Data = data,
             Positions = new Dictionary<string, SourcePosition>(context.Positions),
         };
