@@ -32,7 +32,7 @@ internal static class ValidateCommand
         signer ??= new TokenSigner(new byte[32]);
         var session = CampaignSession.Open(path, signer, cancellationToken);
         long ok = 0, invalid = 0, duplicate = 0;
-        using (var list = RecipientList.Open(session.Campaign.RecipientsPath))
+        using (var list = RecipientList.Open(session.Campaign.RecipientsPath, session.Campaign.Addresses.CaseSensitiveLocalPart))
         {
             foreach (var entry in list.Read(cancellationToken))
             {

@@ -21,7 +21,7 @@ public static partial class CampaignLoader
     private static readonly string[] TopLevelKeys =
     [
         "id", "from", "reply_to", "subject", "html", "text", "recipients", "headers", "tracking",
-        "unsubscribe", "postal_address", "relays", "retry", "delivery", "data", "limits",
+        "unsubscribe", "postal_address", "relays", "retry", "delivery", "data", "limits", "addresses",
     ];
 
     public static Campaign Load(string path)
@@ -95,6 +95,7 @@ public static partial class CampaignLoader
         RetryPolicy retry = new();
         DeliveryOptions delivery = new();
         RenderLimits limits = new();
+        AddressOptions addresses = new();
         Dictionary<string, DataSetOptions> data = new(StringComparer.Ordinal);
 
         foreach (var (keyNode, value) in root.Children)
@@ -171,6 +172,9 @@ public static partial class CampaignLoader
                 case "limits":
                     limits = RenderLimits.Parse(value, context);
                     break;
+                case "addresses":
+                    addresses = AddressOptions.Parse(value, context);
+                    break;
                 case null:
                     break;
                 default:
@@ -211,6 +215,7 @@ public static partial class CampaignLoader
             Retry = retry,
             Delivery = delivery,
             Limits = limits,
+            Addresses = addresses,
             Data = data,
             Positions = new Dictionary<string, SourcePosition>(context.Positions),
         };
