@@ -57,8 +57,13 @@ public sealed class RecipientList : IDisposable
         if (reader.Columns.Count > 0 && !reader.Columns.Contains(EmailColumn))
         {
             var columns = string.Join(", ", reader.Columns);
+            var hint = reader.Columns.FirstOrDefault(c => string.Equals(c.Trim(), EmailColumn, StringComparison.OrdinalIgnoreCase)) is { } near
+                ? $"; column names are case-sensitive: rename '{near}' to '{EmailColumn}'"
+                : reader.Columns.Count == 1 && reader.Columns[0].Contains(';', StringComparison.Ordinal)
+                    ? "; the file seems to use ';' between fields: save it as comma-separated CSV"
+                    : string.Empty;
             reader.Dispose();
-            throw new CampaignException(new Problem(DisplayPathOf(path), 0, 0, $"no '{EmailColumn}' column (columns: {columns})"));
+            throw new CampaignException(new Problem(DisplayPathOf(path), 1, 0, $"no '{EmailColumn}' column (columns: {columns}){hint}", IsRow: true));
         }
 
         return new RecipientList(reader, caseSensitiveLocalPart);

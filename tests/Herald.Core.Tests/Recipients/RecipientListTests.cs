@@ -17,7 +17,7 @@ public class RecipientListTests
         Assert.Equal(RecipientStatus.Invalid, rows[1].Status);
         Assert.Equal("invalid address: missing @", rows[1].Reason);
         Assert.Equal(RecipientStatus.Duplicate, rows[2].Status);
-        Assert.Equal(3, rows[2].Row);
+        Assert.Equal(4, rows[2].Row); // the physical line: the header is line 1
         Assert.Contains("duplicate address Ann@example.com", rows[2].Reason, StringComparison.Ordinal);
         // The local part is compared case-insensitively by default too (what every major mailbox provider does).
         Assert.Equal(RecipientStatus.Duplicate, rows[3].Status);
@@ -63,6 +63,6 @@ public class RecipientListTests
         using var files = new TestFiles();
         var path = files.Write("r.csv", "mail,name\na@example.com,A\n");
         var ex = Assert.Throws<CampaignException>(() => RecipientList.Open(path));
-        Assert.EndsWith("r.csv: no 'email' column (columns: mail, name)", ex.Message, StringComparison.Ordinal);
+        Assert.EndsWith("r.csv:1: no 'email' column (columns: mail, name)", ex.Message, StringComparison.Ordinal);
     }
 }
