@@ -47,6 +47,38 @@ public static class EmailAddress
         return string.Concat(folded, normalizedAddress.AsSpan(local.Length));
     }
 
+    /// <summary>Most distinct international domains remembered (lists repeat a few domains a great many times).</summary>
+    private const int MaxCachedDomains = 16_384;
+
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, string?> Domains = new(StringComparer.Ordinal);
+
+    /// <summary>The UTS #46 ASCII form of a domain, or null when it is invalid; cached, since the ICU call costs ~4× a whole ASCII address.</summary>
+    private static string? ToAscii(string domain)
+    {
+        if (Domains.TryGetValue(domain, out var cached))
+        {
+            return cached;
+        }
+
+        string? ascii;
+        try
+        {
+            // UTS #46 processing (ICU): maps, normalizes and validates, and checks the labels already in punycode.
+            ascii = Idn.GetAscii(domain).ToLowerInvariant();
+        }
+        catch (ArgumentException)
+        {
+            ascii = null;
+        }
+
+        if (Domains.Count < MaxCachedDomains)
+        {
+            Domains.TryAdd(domain, ascii);
+        }
+
+        return ascii;
+    }
+
     private static bool ProbeUts46()
     {
         try
@@ -147,17 +179,13 @@ public static class EmailAddress
         {
             return "international domain names need ICU (libicu), and this process runs with invariant globalization";
         }
+        else if (ToAscii(domain.ToString()) is { } mapped)
+        {
+            ascii = mapped;
+        }
         else
         {
-            try
-            {
-                // UTS #46 processing (ICU): maps, normalizes and validates, and checks the labels already in punycode.
-                ascii = Idn.GetAscii(domain.ToString()).ToLowerInvariant();
-            }
-            catch (ArgumentException)
-            {
-                return "invalid international domain name";
-            }
+            return "invalid international domain name";
         }
 
         if (CheckDomain(ascii) is { } domainError)
