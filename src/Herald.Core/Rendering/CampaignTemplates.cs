@@ -62,6 +62,11 @@ public static partial class CampaignTemplates
         var options = new TemplateOptions { MaxSteps = campaign.Limits.MaxSteps, MaxRecursion = RenderLimits.MaxRecursion };
         options.Filters.AddFilter(LinkRewriter.LinkFilter, CompiledCampaign.LinkFilter);
         RenderBounds.BoundFilters(options, campaign.Limits.MaxMessageSize);
+        var steps = campaign.Limits.MaxSteps;
+        trackedHtml = RangeBounds.Apply(trackedHtml, steps);
+        textTemplate = RangeBounds.Apply(textTemplate, steps);
+        subject = RangeBounds.Apply(subject!, steps);
+        headers = [.. headers.Select(h => (h.Item1, RangeBounds.Apply(h.Item2, steps)))];
         var names = new TemplateNames(
             $"{campaignFile} (subject)", htmlFile, textFile ?? $"{htmlFile} (text part derived from it)", [.. headers.Select(h => $"{campaignFile} (headers.{h.Item1})")]);
         return new CompiledCampaign(campaign, options, subject!, trackedHtml, textTemplate, text is null, [.. headers], rewritten.Links, signer, names);

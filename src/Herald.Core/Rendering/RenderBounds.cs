@@ -1,4 +1,5 @@
 using Fluid;
+using Fluid.Ast;
 using Fluid.Values;
 
 namespace Herald.Rendering;
@@ -78,6 +79,35 @@ internal sealed class BoundedStringWriter(System.Text.StringBuilder builder, lon
         if (GetStringBuilder().Length > maxChars)
         {
             throw new RenderLimitException($"the message is larger than the message size limit ({RenderBounds.Size(maxChars)}; limits.message_size)");
+        }
+    }
+}
+
+/// <summary>
+/// Bounds Liquid ranges: Fluid builds the whole list of a range before a loop runs, so
+/// <c>{% for i in (1..100000000) %}</c> took 5 GB before the first step was counted. A range longer than the step
+/// limit could never finish anyway: it stops the render before the list is built.
+/// </summary>
+internal sealed class RangeBounds(long maxLength) : AstRewriter
+{
+    public static IFluidTemplate Apply(IFluidTemplate template, long maxLength) => new RangeBounds(maxLength).VisitTemplate(template);
+
+    protected override Expression VisitRangeExpression(RangeExpression rangeExpression) =>
+        new RangeExpression(rangeExpression.From, new BoundedRangeEnd(rangeExpression.From, rangeExpression.To, maxLength));
+
+    /// <summary>The end of a range, checked against its start before the range is built.</summary>
+    private sealed class BoundedRangeEnd(Expression from, Expression to, long maxLength) : Expression
+    {
+        public override async ValueTask<FluidValue> EvaluateAsync(TemplateContext context)
+        {
+            var start = (await from.EvaluateAsync(context).ConfigureAwait(false)).ToNumberValue();
+            var end = await to.EvaluateAsync(context).ConfigureAwait(false);
+            if (Math.Abs(end.ToNumberValue() - start) >= maxLength)
+            {
+                throw new RenderLimitException($"a range of more than {maxLength:N0} numbers (limits.render_steps)");
+            }
+
+            return end;
         }
     }
 }
