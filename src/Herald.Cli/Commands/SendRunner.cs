@@ -21,7 +21,8 @@ internal static class SendRunner
         Console.WriteLine(location.Line);
         var signer = TokenSigner.FromEnvironment();
         Console.WriteLine($"signing links with {signer.Describe()}");
-        var session = CampaignSession.Open(campaignFile, signer, stopToken);
+        using var session = CampaignSession.Open(campaignFile, signer, stopToken);
+        session.Describe(Console.Out);
         var campaign = session.Campaign;
         var stores = await StoreFactory.OpenAsync(location, StoreAccess.ReadWrite, stopToken).ConfigureAwait(false);
         await using (stores.ConfigureAwait(false))
@@ -36,7 +37,7 @@ internal static class SendRunner
                 Console.WriteLine($"{reset} in-doubt recipient(s) will be sent again (duplicates accepted by the operator).");
             }
 
-            var engine = new DeliveryEngine(campaign, store, session.Compiled, suppression);
+            var engine = new DeliveryEngine(campaign, store, session.Compiled, suppression, new DeliveryEngineOptions { Dkim = session.Dkim });
             var result = await RunWithProgressAsync(engine, stopToken).ConfigureAwait(false);
             PrintSummary(campaign.Id, result, engine.Snapshot());
             return result.Stop switch

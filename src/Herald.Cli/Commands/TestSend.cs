@@ -33,7 +33,7 @@ internal static class TestSend
         output.WriteLine(location.Line);
         var signer = TokenSigner.FromEnvironment();
         output.WriteLine($"signing links with {signer.Describe()}");
-        var session = CampaignSession.Open(campaignFile, signer, cancellationToken);
+        using var session = CampaignSession.Open(campaignFile, signer, cancellationToken);
         var campaign = session.Campaign;
 
         var item = await ReadOnlyPlan.RunAsync<WorkItem?>(campaign, location, output, "Test send from",

@@ -45,7 +45,8 @@ internal static class ValidateCommand
             ? $"tracking key: none yet ({TokenSigner.SecretVariable} is unset; the first send or preview creates {TokenSigner.DefaultKeyFile()})"
             : $"links will be signed with {signer.Describe()}");
         signer ??= new TokenSigner(new byte[32]);
-        var session = CampaignSession.Open(path, signer, cancellationToken);
+        using var session = CampaignSession.Open(path, signer, cancellationToken);
+        session.Describe(output);
         long ok = 0, invalid = 0, duplicate = 0;
         // --all reports rendering problems by row: the row of each deliverable recipient id.
         var rows = renderAll is null ? null : new Dictionary<string, int>(StringComparer.Ordinal);
