@@ -1,6 +1,8 @@
 using System.CommandLine;
 using Herald.Sqlite;
+using Herald.Prepare;
 using Herald.Tracking;
+using Herald.Tracking.Journal;
 
 namespace Herald.Cli.Commands;
 
@@ -22,14 +24,29 @@ internal static class ServeCommand
             Description = "Environment variable holding the dashboard password; the dashboard is off when it is unset.",
             DefaultValueFactory = _ => DashboardTokenVariable,
         };
-        var spool = new Option<string?>("--spool") { Description = "Spool file for events while the store is unavailable. Default: the database path + .spool." };
+        var journal = new Option<string?>("--journal")
+        {
+            Description = "Folder of the event journals (each event is on disk there before its request is answered). Several servers may share it. "
+                + "Default: the database path + .journal.",
+        };
+        var journalMax = new Option<string>("--journal-max-size")
+        {
+            Description = "Most events this server keeps on disk while the store cannot take them; past it, tracking requests get 503.",
+            DefaultValueFactory = _ => "1GB",
+        };
         var command = new Command("serve", "Answer tracking links (clicks, opens, one-click unsubscribe) and serve the dashboard.")
         {
-            db, urls, tokenEnv, spool,
+            db, urls, tokenEnv, journal, journalMax,
         };
         command.SetAction((result, ct) => CliRunner.RunAsync(async () =>
         {
             var path = Path.GetFullPath(StorePaths.Resolve(result.GetValue(db), campaignFile: null));
+            var maxSize = result.GetValue(journalMax);
+            if (!PrepareOptions.TryParseSize(maxSize, out var maxBytes) || maxBytes < 1024 * 1024)
+            {
+                throw new HeraldException($"--journal-max-size: '{maxSize}' is not a size of at least 1MB (examples: 512MB, 2GB)");
+            }
+
             var token = Environment.GetEnvironmentVariable(result.GetValue(tokenEnv)!);
             var tracking = new SqliteTrackingStore(path);
             await using (tracking.ConfigureAwait(false))
@@ -43,7 +60,14 @@ internal static class ServeCommand
                         Signer = TokenSigner.FromEnvironment(),
                         Store = tracking,
                         Ledger = ledger,
-                        SpoolPath = result.GetValue(spool) ?? path + ".spool",
+                        Journal = new JournalOptions
+                        {
+                            Directory = Path.GetFullPath(result.GetValue(journal) ?? JournalLocation.Default(path)),
+                            MaxBytes = maxBytes,
+                            FlushToDisk = JournalLocation.FlushToDisk,
+                            // What a server of an earlier version left in its spool is moved too.
+                            LegacySpoolPath = path + ".spool",
+                        },
                         Urls = result.GetValue(urls)!.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
                         DashboardToken = string.IsNullOrEmpty(token) ? null : token,
                     });
@@ -64,6 +88,7 @@ internal static class ServeCommand
                         }
 
                         Console.WriteLine($"store: {path}");
+                        Console.WriteLine($"event journal: {Path.GetFullPath(result.GetValue(journal) ?? JournalLocation.Default(path))}");
                         Console.WriteLine(token is { Length: > 0 }
                             ? "dashboard: enabled at /"
                             : $"dashboard: disabled (set {result.GetValue(tokenEnv)} to enable it)");
@@ -77,7 +102,7 @@ internal static class ServeCommand
                             // Ctrl-C or SIGTERM: the normal way to stop a server.
                         }
 
-                        // Stopping flushes every buffered event to the store (or the spool).
+                        // Stopping moves what the store takes within a second; the rest stays in the journal for the next server.
                         await app.StopAsync(CancellationToken.None).ConfigureAwait(false);
                         Console.WriteLine("stopped.");
                         return CliRunner.Ok;
