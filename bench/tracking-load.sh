@@ -58,7 +58,7 @@ wait "$pid" || true
 pid=""
 stored=$(sqlite3 "$work/herald.db" "SELECT COUNT(*) FROM tracking_events WHERE kind = 2;")
 left=0
-[ -d "$work/herald.db.journal" ] && left=$(cat "$work"/herald.db.journal/*.events 2>/dev/null | wc -l)
+[ -d "$work/herald.db.journal" ] && left=$(find "$work/herald.db.journal" -name '*.events' -exec cat {} + | wc -l)
 
 echo "redirects served (server metric, incl. probe + warm-up): $served"
 echo "rejected: ${rejected:-0}   non-3xx seen by wrk: ${non2xx:-0}"

@@ -36,6 +36,7 @@ internal sealed partial class EventPipeline : IHostedService, IAsyncDisposable
     private DateTimeOffset? _unavailableSince;
     private DateTimeOffset _lastOutageLog;
     private int _refusing;
+    private int _stopCalled;
 
     public EventPipeline(TrackingServerOptions options, TrackingMetrics metrics, ILogger<EventPipeline> logger)
     {
@@ -148,7 +149,7 @@ internal sealed partial class EventPipeline : IHostedService, IAsyncDisposable
     /// </summary>
     public async Task StopAsync(CancellationToken cancellationToken)
     {
-        if (_journal is null || _thread is null)
+        if (_journal is null || _thread is null || Interlocked.Exchange(ref _stopCalled, 1) == 1)
         {
             return;
         }
@@ -175,12 +176,11 @@ internal sealed partial class EventPipeline : IHostedService, IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        if (_thread is not null && !_done.Task.IsCompleted)
+        await StopAsync(CancellationToken.None).ConfigureAwait(false);
+        if (_done.Task.IsCompleted)
         {
-            await StopAsync(CancellationToken.None).ConfigureAwait(false);
+            _wake.Dispose();
         }
-
-        _wake.Dispose();
     }
 
     private static string NewInstanceId()
@@ -396,7 +396,7 @@ internal sealed partial class EventPipeline : IHostedService, IAsyncDisposable
         public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "event journal: {Path}")]
+    [LoggerMessage(Level = LogLevel.Debug, Message = "event journal: {Path}")]
     private static partial void LogJournal(ILogger logger, string path);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "store unavailable, {Count} events wait in the journal in {Path}: {Reason}")]

@@ -30,6 +30,28 @@ public sealed class EventPipelineTests
     }
 
     [Fact]
+    public async Task A_click_is_not_answered_until_its_group_is_written()
+    {
+        var disk = new DiskFullSwitch();
+        await using var server = await ServerHarness.StartAsync(journal: o => new JournalOptions
+        {
+            Directory = o.Directory,
+            OpenSegment = path => new FailingStream(new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.Read, bufferSize: 0), disk),
+        });
+        disk.Hold.Reset();
+
+        var click = server.Client.SendAsync(ServerHarness.Get(ServerHarness.ClickPath()), Ct);
+
+        // The write is held: the response must wait for it (a bounded wait that a response sent early would beat).
+        Assert.True(disk.Writing.Wait(TimeSpan.FromSeconds(30), Ct), "the journal never wrote");
+        Assert.NotSame(click, await Task.WhenAny(click, Task.Delay(500, Ct)));
+        disk.Hold.Set();
+        using var response = await click.WaitAsync(TimeSpan.FromSeconds(30), Ct);
+        Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
+        Assert.Equal(1, server.JournalLines());
+    }
+
+    [Fact]
     public async Task Events_wait_in_the_journal_while_the_store_fails_and_are_moved_when_it_returns()
     {
         FlakyStore? flaky = null;
@@ -302,6 +324,12 @@ public sealed class EventPipelineTests
     private sealed class DiskFullSwitch
     {
         public volatile bool Full;
+
+        /// <summary>Writes wait while this is reset.</summary>
+        public ManualResetEventSlim Hold { get; } = new(initialState: true);
+
+        /// <summary>Set when a write started.</summary>
+        public ManualResetEventSlim Writing { get; } = new();
     }
 
     /// <summary>A journal file on a disk that fills up: while full, a write puts half its bytes down, then fails as ENOSPC does.</summary>
@@ -319,6 +347,8 @@ public sealed class EventPipelineTests
 
         public override void Write(ReadOnlySpan<byte> buffer)
         {
+            disk.Writing.Set();
+            disk.Hold.Wait(TimeSpan.FromSeconds(60));
             if (disk.Full)
             {
                 inner.Write(buffer[..(buffer.Length / 2)]);
