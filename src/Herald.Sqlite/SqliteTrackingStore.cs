@@ -30,7 +30,18 @@ public sealed partial class SqliteTrackingStore : ITrackingStore
 
     public string Path => _path;
 
-    public async Task MigrateAsync(CancellationToken cancellationToken)
+    public Task<int> AppendEventsAsync(IReadOnlyList<TrackingEvent> events, CancellationToken cancellationToken) => GuardAsync(() => AppendEventsCoreAsync(events, cancellationToken));
+
+    public Task<EventCounts> GetEventCountsAsync(string campaignId, CancellationToken cancellationToken) => GuardAsync(() => GetEventCountsCoreAsync(campaignId, cancellationToken));
+
+    public Task<IReadOnlyList<string>> ListEventCampaignsAsync(CancellationToken cancellationToken) => GuardAsync(() => ListEventCampaignsCoreAsync(cancellationToken));
+
+    public Task MigrateAsync(CancellationToken cancellationToken) => GuardAsync(() => MigrateCoreAsync(cancellationToken));
+
+    public IAsyncEnumerable<TrackingEvent> ReadEventsAsync(string campaignId, CancellationToken cancellationToken) =>
+        StoreErrors.Guard(ReadEventsCoreAsync(campaignId, cancellationToken), Map, cancellationToken);
+
+    private async Task MigrateCoreAsync(CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         // Up to date: nothing to write, so no write lock is taken and a server starts while another holds the database.
@@ -98,7 +109,7 @@ public sealed partial class SqliteTrackingStore : ITrackingStore
         return await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is long version && version == SchemaVersion;
     }
 
-    public async Task<int> AppendEventsAsync(IReadOnlyList<TrackingEvent> events, CancellationToken cancellationToken)
+    private async Task<int> AppendEventsCoreAsync(IReadOnlyList<TrackingEvent> events, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(events);
         if (events.Count == 0)
@@ -202,7 +213,7 @@ public sealed partial class SqliteTrackingStore : ITrackingStore
         }
     }
 
-    public async IAsyncEnumerable<TrackingEvent> ReadEventsAsync(string campaignId, [EnumeratorCancellation] CancellationToken cancellationToken)
+    private async IAsyncEnumerable<TrackingEvent> ReadEventsCoreAsync(string campaignId, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var command = connection.CreateCommand();
@@ -229,7 +240,7 @@ public sealed partial class SqliteTrackingStore : ITrackingStore
         }
     }
 
-    public async Task<EventCounts> GetEventCountsAsync(string campaignId, CancellationToken cancellationToken)
+    private async Task<EventCounts> GetEventCountsCoreAsync(string campaignId, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var command = connection.CreateCommand();
@@ -252,7 +263,7 @@ public sealed partial class SqliteTrackingStore : ITrackingStore
         return new EventCounts(opens, clicks, unsubscribes);
     }
 
-    public async Task<IReadOnlyList<string>> ListEventCampaignsAsync(CancellationToken cancellationToken)
+    private async Task<IReadOnlyList<string>> ListEventCampaignsCoreAsync(CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var command = connection.CreateCommand();
@@ -287,7 +298,7 @@ public sealed partial class SqliteTrackingStore : ITrackingStore
         catch (SqliteException ex)
         {
             await connection.DisposeAsync().ConfigureAwait(false);
-            throw new StoreException($"{_path}: cannot open the store: {ex.Message}", ex);
+            throw SqliteErrors.ToStoreException(ex, $"{_path}: cannot open the store");
         }
     }
 
@@ -298,6 +309,26 @@ public sealed partial class SqliteTrackingStore : ITrackingStore
         command.CommandText = sql;
         await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
+
+    private async Task<T> GuardAsync<T>(Func<Task<T>> work)
+    {
+        try
+        {
+            return await work().ConfigureAwait(false);
+        }
+        catch (SqliteException ex)
+        {
+            throw SqliteErrors.ToStoreException(ex, _path);
+        }
+    }
+
+    private Task GuardAsync(Func<Task> work) => GuardAsync(async () =>
+    {
+        await work().ConfigureAwait(false);
+        return 0;
+    });
+
+    private Exception? Map(Exception ex) => ex is SqliteException sqlite ? SqliteErrors.ToStoreException(sqlite, _path) : null;
 
     private static string ToJson(IEnumerable<string> values) => JsonSerializer.Serialize(values);
 }

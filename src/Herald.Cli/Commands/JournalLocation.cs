@@ -1,3 +1,5 @@
+using Herald.Cli.Stores;
+
 namespace Herald.Cli.Commands;
 
 /// <summary>Where <c>herald serve</c> keeps its event journal unless <c>--journal</c> says otherwise.</summary>
@@ -10,9 +12,11 @@ internal static class JournalLocation
     /// (<c>$XDG_STATE_HOME/herald/journal/HOST_PORT_DB</c>), one folder per store: every server on this host writing to
     /// that store shares it, each with its own files, and takes over what a dead one left.
     /// </summary>
-    public static string Default(string store)
+    public static string Default(StoreLocation location)
     {
-        if (!store.Contains("://", StringComparison.Ordinal))
+        ArgumentNullException.ThrowIfNull(location);
+        var store = location.Address;
+        if (location.Kind == StoreKind.Sqlite)
         {
             return store + ".journal";
         }

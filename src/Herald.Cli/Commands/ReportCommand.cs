@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using Herald.Campaigns;
-using Herald.Sqlite;
+using Herald.Cli.Stores;
 using Herald.Store;
 using Herald.Tracking;
 using Spectre.Console;
@@ -37,29 +37,33 @@ internal static class ReportCommand
 
             var file = result.GetValue(campaign)!;
             var id = CampaignLoader.Load(file).Id;
-            var path = StorePaths.Resolve(result.GetValue(db), file);
-            if (!File.Exists(path))
+            var location = StoreLocator.Resolve(result.GetValue(db), file);
+            if (result.GetValue(csv))
             {
-                throw new StoreException($"{path}: no store here; send the campaign first, or pass --db.");
+                // CSV goes to stdout for a spreadsheet: the store line must not become its first row.
+                Console.Error.WriteLine(location.Line);
+            }
+            else if (!result.GetValue(json))
+            {
+                Console.WriteLine(location.Line);
             }
 
-            var ledger = await SqliteDeliveryStore.OpenAsync(path, ct).ConfigureAwait(false);
-            await using (ledger.ConfigureAwait(false))
+            var stores = await StoreFactory.OpenAsync(location, StoreAccess.ReadOnly, ct).ConfigureAwait(false);
+            await using (stores.ConfigureAwait(false))
             {
-                var tracking = new SqliteTrackingStore(path);
-                await using (tracking.ConfigureAwait(false))
+                var ledger = stores.Delivery;
+                var tracking = stores.Tracking;
                 {
-                    await tracking.MigrateAsync(ct).ConfigureAwait(false);
                     if (await ledger.GetPlanAsync(id, ct).ConfigureAwait(false) is null
                         && (await tracking.GetEventCountsAsync(id, ct).ConfigureAwait(false)).Total == 0)
                     {
-                        throw new HeraldException($"{path}: campaign '{id}' has no plan and no events in this store.");
+                        throw new HeraldException($"{location.Display}: campaign '{id}' has no plan and no events in this store.");
                     }
 
                     var (report, analyzer) = await CampaignReportBuilder.BuildAsync(id, ledger, tracking, null, ct).ConfigureAwait(false);
                     if (result.GetValue(json))
                     {
-                        Console.WriteLine(JsonSerializer.Serialize(report, Json));
+                        Console.WriteLine(StoreOutput.WithStore(JsonSerializer.Serialize(report, Json), location));
                     }
                     else if (result.GetValue(csv))
                     {

@@ -1,7 +1,7 @@
 using System.Globalization;
 using Herald.Campaigns;
 using Herald.Delivery;
-using Herald.Sqlite;
+using Herald.Cli.Stores;
 using Herald.Store;
 using Herald.Tracking;
 using Spectre.Console;
@@ -18,15 +18,16 @@ internal static class SendRunner
         using var announce = stopToken.Register(() => Console.Error.WriteLine("stopping: no new messages; finishing those in flight…"));
         var signer = TokenSigner.FromEnvironment();
         // Config, templates and recipient columns are checked before anything is planned or sent.
+        var location = StoreLocator.Resolve(db, campaignFile);
+        Console.WriteLine(location.Line);
         var session = CampaignSession.Open(campaignFile, signer, stopToken);
         var campaign = session.Campaign;
-        var store = await SqliteDeliveryStore.OpenAsync(StorePaths.Resolve(db, campaignFile), stopToken).ConfigureAwait(false);
-        await using (store.ConfigureAwait(false))
+        var stores = await StoreFactory.OpenAsync(location, StoreAccess.ReadWrite, stopToken).ConfigureAwait(false);
+        await using (stores.ConfigureAwait(false))
         {
+            var store = stores.Delivery;
             // The suppression list lives in the same store; it is honoured at prepare time and again right before each send.
-            var suppression = new SqliteTrackingStore(store.DatabasePath);
-            await using var suppressionScope = suppression.ConfigureAwait(false);
-            await suppression.MigrateAsync(stopToken).ConfigureAwait(false);
+            var suppression = stores.Tracking;
             await PlanStep.EnsurePlanAsync(campaign, store, suppression, stopToken).ConfigureAwait(false);
             if (resetInDoubt)
             {

@@ -1,5 +1,5 @@
 using System.CommandLine;
-using Herald.Sqlite;
+using Herald.Cli.Stores;
 using Herald.Prepare;
 using Herald.Tracking;
 using Herald.Tracking.Journal;
@@ -13,7 +13,7 @@ internal static class ServeCommand
 
     public static Command Create()
     {
-        var db = new Option<string?>("--db") { Description = "The store (SQLite file). Default: $HERALD_DB, else ./herald.db." };
+        var db = DbOption.Create();
         var urls = new Option<string>("--urls")
         {
             Description = "Addresses to listen on, separated by ';' (port 0 picks a free port).",
@@ -40,33 +40,33 @@ internal static class ServeCommand
         };
         command.SetAction((result, ct) => CliRunner.RunAsync(async () =>
         {
-            var path = Path.GetFullPath(StorePaths.Resolve(result.GetValue(db), campaignFile: null));
+            var location = StoreLocator.Resolve(result.GetValue(db), campaignFile: null);
+            Console.WriteLine(location.Line);
             var maxSize = result.GetValue(journalMax);
             if (!PrepareOptions.TryParseSize(maxSize, out var maxBytes) || maxBytes < 1024 * 1024)
             {
                 throw new HeraldException($"--journal-max-size: '{maxSize}' is not a size of at least 1MB (examples: 512MB, 2GB)");
             }
 
+            var journalDirectory = Path.GetFullPath(result.GetValue(journal) ?? JournalLocation.Default(location));
             var token = Environment.GetEnvironmentVariable(result.GetValue(tokenEnv)!);
-            var tracking = new SqliteTrackingStore(path);
-            await using (tracking.ConfigureAwait(false))
+            // serve only answers for campaigns that were prepared: it never creates a store.
+            var stores = await StoreFactory.OpenAsync(location, StoreAccess.ReadOnly, ct).ConfigureAwait(false);
+            await using (stores.ConfigureAwait(false))
             {
-                var ledger = await SqliteDeliveryStore.OpenAsync(path, ct).ConfigureAwait(false);
-                await using (ledger.ConfigureAwait(false))
                 {
-                    await tracking.MigrateAsync(ct).ConfigureAwait(false);
                     var app = TrackingServer.Build(new TrackingServerOptions
                     {
                         Signer = TokenSigner.FromEnvironment(),
-                        Store = tracking,
-                        Ledger = ledger,
+                        Store = stores.Tracking,
+                        Ledger = stores.Delivery,
                         Journal = new JournalOptions
                         {
-                            Directory = Path.GetFullPath(result.GetValue(journal) ?? JournalLocation.Default(path)),
+                            Directory = journalDirectory,
                             MaxBytes = maxBytes,
                             FlushToDisk = JournalLocation.FlushToDisk,
                             // What a server of an earlier version left in its spool is moved too.
-                            LegacySpoolPath = path + ".spool",
+                            LegacySpoolPath = LegacySpool(location),
                         },
                         Urls = result.GetValue(urls)!.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
                         DashboardToken = string.IsNullOrEmpty(token) ? null : token,
@@ -87,8 +87,7 @@ internal static class ServeCommand
                             Console.WriteLine($"listening on {address}");
                         }
 
-                        Console.WriteLine($"store: {path}");
-                        Console.WriteLine($"event journal: {Path.GetFullPath(result.GetValue(journal) ?? JournalLocation.Default(path))}");
+                        Console.WriteLine($"event journal: {journalDirectory}");
                         Console.WriteLine(token is { Length: > 0 }
                             ? "dashboard: enabled at /"
                             : $"dashboard: disabled (set {result.GetValue(tokenEnv)} to enable it)");
@@ -112,4 +111,10 @@ internal static class ServeCommand
         }));
         return command;
     }
+
+    /// <summary>Where a server of an earlier version kept events the store could not take.</summary>
+    private static string LegacySpool(StoreLocation location) =>
+        location.Kind == StoreKind.Sqlite
+            ? location.Address + ".spool"
+            : Path.Combine(StoreLocator.UserDataFolder(), "herald", "serve.spool");
 }

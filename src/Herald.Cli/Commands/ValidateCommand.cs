@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Herald.Cli.Stores;
 using Herald.Recipients;
 using Herald.Tracking;
 
@@ -10,9 +11,14 @@ internal static class ValidateCommand
     public static Command Create()
     {
         var file = new Argument<string>("CAMPAIGN") { Description = "The campaign file (campaign.yml)." };
-        var command = new Command("validate", "Check a campaign's config, templates and recipients; nothing is sent.") { file };
-        command.SetAction((ParseResult result, CancellationToken cancellationToken) =>
-            CliRunner.Run(() => Run(result.GetValue(file)!, Console.Out, cancellationToken)));
+        var db = DbOption.Create();
+        var command = new Command("validate", "Check a campaign's config, templates and recipients; nothing is sent.") { file, db };
+        command.SetAction((ParseResult result, CancellationToken cancellationToken) => CliRunner.Run(() =>
+        {
+            // Validate opens no store; it says which one prepare and send will use.
+            Console.WriteLine(StoreLocator.Resolve(result.GetValue(db), result.GetValue(file)).Line);
+            return Run(result.GetValue(file)!, Console.Out, cancellationToken);
+        }));
         return command;
     }
 
