@@ -17,6 +17,7 @@ internal static class RetryCommand
             accept,
             db,
         };
+        var tuning = SendTuning.AddOptions(command);
         command.SetAction((result, stop) => CliRunner.RunAsync(async () =>
         {
             if (!result.GetValue(inDoubt) || !result.GetValue(accept))
@@ -25,7 +26,7 @@ internal static class RetryCommand
                 return CliRunner.Invalid;
             }
 
-            return await SendRunner.RunAsync(result.GetValue(campaign)!, result.GetValue(db), resetInDoubt: true, stop).ConfigureAwait(false);
+            return await SendRunner.RunAsync(result.GetValue(campaign)!, result.GetValue(db), resetInDoubt: true, tuning(result), stop).ConfigureAwait(false);
         }));
         return command;
     }

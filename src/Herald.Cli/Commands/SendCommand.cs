@@ -13,8 +13,9 @@ internal static class SendCommand
             campaign,
             db,
         };
+        var tuning = SendTuning.AddOptions(command);
         command.SetAction((result, stop) => CliRunner.RunAsync(() =>
-            SendRunner.RunAsync(result.GetValue(campaign)!, result.GetValue(db), resetInDoubt: false, stop)));
+            SendRunner.RunAsync(result.GetValue(campaign)!, result.GetValue(db), resetInDoubt: false, tuning(result), stop)));
         return command;
     }
 }

@@ -11,7 +11,7 @@ namespace Herald.Cli.Commands;
 /// <summary>What send, retry and demo share: plan if needed, run the engine, show progress, map the result to an exit code.</summary>
 internal static class SendRunner
 {
-    public static async Task<int> RunAsync(string campaignFile, string? db, bool resetInDoubt, CancellationToken stopToken)
+    public static async Task<int> RunAsync(string campaignFile, string? db, bool resetInDoubt, SendTuning tuning, CancellationToken stopToken)
     {
         // System.CommandLine turns SIGINT/SIGTERM into this token (and keeps the process alive for Program's
         // ProcessTerminationTimeout): no new transactions start, those in flight finish and are recorded.
@@ -35,13 +35,18 @@ internal static class SendRunner
                 Console.WriteLine($"{reset} in-doubt recipient(s) will be sent again (duplicates accepted by the operator).");
             }
 
-            var engine = new DeliveryEngine(campaign, store, session.Compiled, suppression);
+            var engine = new DeliveryEngine(campaign, store, session.Compiled, suppression, new DeliveryEngineOptions
+            {
+                Lease = tuning.Lease,
+                StoreOutageTimeout = tuning.StoreOutageTimeout,
+            });
             var result = await RunWithProgressAsync(engine, stopToken).ConfigureAwait(false);
             PrintSummary(campaign.Id, result, engine.Snapshot());
             return result.Stop switch
             {
                 DeliveryStop.Completed => CliRunner.Ok,
                 DeliveryStop.Unreachable => CliRunner.Unreachable,
+                DeliveryStop.StoreUnavailable => CliRunner.StoreUnavailable,
                 _ => CliRunner.Incomplete,
             };
         }
@@ -88,9 +93,25 @@ internal static class SendRunner
             p.Remaining.ToString("N0", CultureInfo.InvariantCulture),
             $"{rate:N0}/s",
             Eta(p, rate));
+        var caption = new List<string>();
         if (p.RelaysDown > 0)
         {
-            table.Caption($"[yellow]{p.RelaysDown} relay(s) out of rotation[/]");
+            caption.Add($"[yellow]{p.RelaysDown} relay(s) out of rotation[/]");
+        }
+
+        if (p.Store is { } store)
+        {
+            caption.Add($"[yellow]{Markup.Escape(store)}[/]");
+        }
+
+        if (WorkersSummary(p) is { } workers)
+        {
+            caption.Add(Markup.Escape(workers));
+        }
+
+        if (caption.Count > 0)
+        {
+            table.Caption(string.Join("\n", caption));
         }
 
         return table;
@@ -100,7 +121,22 @@ internal static class SendRunner
     {
         var rate = Rate(p);
         return string.Create(CultureInfo.InvariantCulture,
-            $"sent={p.Sent} failed={p.Failed} in_doubt={p.InDoubt} skipped={p.Skipped} remaining={p.Remaining} rate={rate:F0}/s eta={Eta(p, rate)}{(p.RelaysDown > 0 ? $" relays_down={p.RelaysDown}" : "")}");
+            $"sent={p.Sent} failed={p.Failed} in_doubt={p.InDoubt} skipped={p.Skipped} remaining={p.Remaining} rate={rate:F0}/s eta={Eta(p, rate)}{(p.RelaysDown > 0 ? $" relays_down={p.RelaysDown}" : "")}"
+            + $"{(p.Lost > 0 ? $" lost={p.Lost}" : "")}{(WorkersSummary(p) is { } workers ? " " + workers : "")}{(p.Store is { } store ? $" store: {store}" : "")}");
+    }
+
+    /// <summary><c>workers=3 [host:pid held=120 renewed=2s ago, …]</c>; null for a sender alone on its campaign.</summary>
+    private static string? WorkersSummary(DeliveryProgress p)
+    {
+        if (p.Workers is not { Count: > 1 } workers)
+        {
+            return null;
+        }
+
+        var now = DateTimeOffset.UtcNow;
+        var each = workers.Select(w => string.Create(CultureInfo.InvariantCulture,
+            $"{w.Host}:{w.ProcessId} held={w.RowsHeld} renewed={Math.Max(0, (now - w.LastRenewalAt).TotalSeconds):F0}s ago{(w.Live ? "" : " (lease expired)")}"));
+        return $"workers={workers.Count(w => w.Live)} [{string.Join(", ", each)}]";
     }
 
     private static double Rate(DeliveryProgress p) =>
@@ -121,6 +157,12 @@ internal static class SendRunner
             $"campaign {campaignId}: total={c.Total} sent={c.Sent} failed={c.Failed} in_doubt={c.InDoubt} skipped={c.Skipped} pending={c.Pending}"));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"this run: {progress.SentThisRun} sent in {progress.Elapsed.TotalSeconds:F1}s ({Rate(progress):F0}/s), {result.Commits} group commits"));
+        if (progress.Lost > 0)
+        {
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{progress.Lost} recipient(s) claimed by this run were taken over by another sender (this one's lease ran out) and not sent by this one."));
+        }
+
         switch (result.Stop)
         {
             case DeliveryStop.Stopped:
@@ -128,6 +170,9 @@ internal static class SendRunner
                 break;
             case DeliveryStop.Unreachable:
                 Console.Error.WriteLine("no relay could be reached: nothing was marked failed; run 'herald send' again to resume.");
+                break;
+            case DeliveryStop.StoreUnavailable:
+                Console.Error.WriteLine($"error: {result.Reason}. Nothing was sent without a durable mark; what was in flight is in_doubt at most. Run 'herald send' again to resume once the store is back.");
                 break;
         }
     }

@@ -18,13 +18,24 @@ public enum DeliveryStop
 
     /// <summary>No relay could be reached for the configured time; nothing was marked failed.</summary>
     Unreachable,
+
+    /// <summary>
+    /// The store stayed unavailable past <see cref="DeliveryEngineOptions.StoreOutageTimeout"/>; nothing was sent without
+    /// a durable mark, and a new run resumes (what was in flight is in_doubt at most).
+    /// </summary>
+    StoreUnavailable,
 }
 
 /// <summary>The end of a run.</summary>
-public sealed record DeliveryResult(DeliveryStop Stop, StateCounts Counts, int RecoveredInDoubt, long Commits);
+/// <param name="Reason">Why the run ended early, when it did for a reason beyond a stop request (the store's last error).</param>
+public sealed record DeliveryResult(DeliveryStop Stop, StateCounts Counts, int RecoveredInDoubt, long Commits, string? Reason = null);
 
 /// <summary>A snapshot for progress displays.</summary>
-public sealed record DeliveryProgress(long Total, long Sent, long Failed, long InDoubt, long Skipped, long Remaining, long SentThisRun, TimeSpan Elapsed, int RelaysDown);
+/// <param name="Store">Why sending is paused for the store (unavailable, not answering), or null.</param>
+/// <param name="Workers">The campaign's senders as the store last listed them (this one included).</param>
+/// <param name="Lost">Rows this worker lost to another before finishing them (dropped unsent).</param>
+public sealed record DeliveryProgress(long Total, long Sent, long Failed, long InDoubt, long Skipped, long Remaining, long SentThisRun, TimeSpan Elapsed, int RelaysDown,
+    string? Store = null, IReadOnlyList<WorkerStatus>? Workers = null, long Lost = 0);
 
 /// <summary>Knobs of the engine that are not part of the campaign file.</summary>
 public sealed class DeliveryEngineOptions
@@ -32,8 +43,11 @@ public sealed class DeliveryEngineOptions
     /// <summary>This sender's identity; every state change is fenced by it.</summary>
     public string WorkerId { get; init; } = $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid():N}";
 
-    /// <summary>How long a claim holds rows; renewed while the sender lives.</summary>
-    public TimeSpan Lease { get; init; } = TimeSpan.FromMinutes(2);
+    /// <summary>How long a claim holds rows; renewed (every third of it) while the sender lives. A dead sender's rows are taken over once it runs out.</summary>
+    public TimeSpan Lease { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long the store may stay unavailable (sending paused) before the run ends with <see cref="DeliveryStop.StoreUnavailable"/>.</summary>
+    public TimeSpan StoreOutageTimeout { get; init; } = TimeSpan.FromMinutes(10);
 
     /// <summary>Rows claimed per store round trip (0: twice the number of connections, at least 64).</summary>
     public int ClaimBatch { get; init; }
@@ -43,7 +57,7 @@ public sealed class DeliveryEngineOptions
 /// Sends a planned campaign: claims rows, renders, marks each recipient <c>sending</c> durably before its MAIL FROM,
 /// sends through the relay pool and records the classified outcome; group commits throughout.
 /// </summary>
-public sealed class DeliveryEngine
+public sealed partial class DeliveryEngine
 {
     private readonly Campaign _campaign;
     private readonly IDeliveryStore _store;
@@ -90,16 +104,16 @@ public sealed class DeliveryEngine
             return new DeliveryProgress(0, 0, 0, 0, 0, 0, 0, TimeSpan.Zero, 0);
         }
 
-        var sent = initial.Sent + Interlocked.Read(ref _sent);
-        var failed = initial.Failed + Interlocked.Read(ref _failed);
-        var inDoubt = initial.InDoubt + Interlocked.Read(ref _inDoubt);
-        var skipped = initial.Skipped + Interlocked.Read(ref _skipped);
+        var (total, sent, failed, inDoubt, skipped) = CurrentCounts(initial);
         return new DeliveryProgress(
-            initial.Total, sent, failed, inDoubt, skipped,
-            initial.Total - sent - failed - inDoubt - skipped,
+            total, sent, failed, inDoubt, skipped,
+            total - sent - failed - inDoubt - skipped,
             Interlocked.Read(ref _sentThisRun),
             _time.GetElapsedTime(_startTimestamp),
-            _relays.Count(r => r.Breaker.IsOpen));
+            _relays.Count(r => r.Breaker.IsOpen),
+            _guard?.Problem,
+            _workers,
+            LostRows);
     }
 
     /// <summary>Runs until every recipient is final, <paramref name="stopToken"/> fires, or no relay can be reached.</summary>
@@ -118,9 +132,19 @@ public sealed class DeliveryEngine
             }
         }
 
-        await _store.RegisterWorkerAsync(WorkerInfo.ForThisProcess(_campaign.Id, _options.WorkerId), _options.Lease, stopToken).ConfigureAwait(false);
-        var recovered = (await _store.RecoverAsync(_campaign.Id, _options.WorkerId, stopToken).ConfigureAwait(false)).InDoubt;
-        _initial = await _store.GetCountsAsync(_campaign.Id, stopToken).ConfigureAwait(false);
+        var guard = NewGuard();
+        try
+        {
+            await guard.CallAsync(ct => _store.RegisterWorkerAsync(WorkerInfo.ForThisProcess(_campaign.Id, _options.WorkerId), _options.Lease, ct), stopToken).ConfigureAwait(false);
+        }
+        catch (StoreOutageException ex)
+        {
+            return new DeliveryResult(DeliveryStop.StoreUnavailable, new StateCounts(_campaign.Id, 0, 0, 0, 0, 0, 0), 0, 0, ex.Message);
+        }
+
+        var recovered = (await guard.CallAsync(ct => _store.RecoverAsync(_campaign.Id, _options.WorkerId, ct), stopToken).ConfigureAwait(false)).InDoubt;
+        _initial = await guard.CallAsync(ct => _store.GetCountsAsync(_campaign.Id, ct), stopToken).ConfigureAwait(false);
+        Interlocked.Exchange(ref _recoveredAt, _time.GetTimestamp());
         Touch();
 
         _relays = _campaign.Relays.Select(r => new RelayState(r, new CircuitBreaker(_campaign.Delivery.BreakerFailures, _campaign.Delivery.BreakerCooldown, _time),
@@ -133,7 +157,11 @@ public sealed class DeliveryEngine
 
         using var halt = CancellationTokenSource.CreateLinkedTokenSource(stopToken);
         var stop = DeliveryStop.Completed;
-        var ledger = new Ledger(_store, _options.WorkerId);
+        string? reason = null;
+        StoreException? fatal = null;
+        StateCounts counts;
+        using var abandon = new CancellationTokenSource();
+        var ledger = new Ledger(_store, _options.WorkerId, guard, _time, abandon.Token) { OnLost = LostIds };
         await using (ledger.ConfigureAwait(false))
         {
             var workers = new List<Task>();
@@ -153,6 +181,15 @@ public sealed class DeliveryEngine
             catch (OperationCanceledException) when (halt.IsCancellationRequested)
             {
                 stop = DeliveryStop.Stopped;
+            }
+            catch (StoreOutageException ex)
+            {
+                stop = DeliveryStop.StoreUnavailable;
+                reason = ex.Message;
+            }
+            catch (StoreException ex) when (!ex.IsTransient)
+            {
+                fatal = ex;
             }
             finally
             {
@@ -174,29 +211,59 @@ public sealed class DeliveryEngine
                 unsent.Add(item.Claimed);
             }
 
-            await _store.ReleaseAsync(_options.WorkerId, unsent, CancellationToken.None).ConfigureAwait(false);
-            await _store.UnregisterWorkerAsync(_campaign.Id, _options.WorkerId, CancellationToken.None).ConfigureAwait(false);
+            if (stop == DeliveryStop.StoreUnavailable || fatal is not null)
+            {
+                // Outcomes not yet written stay `sending` (in_doubt after the next recovery): never sent twice.
+                await abandon.CancelAsync().ConfigureAwait(false);
+            }
+            else if (guard.UnavailableSince is not null)
+            {
+                // Stopping while the store is away: a short chance to write what is in flight, then the same.
+                abandon.CancelAfter(TimeSpan.FromSeconds(10));
+            }
+
+            // Outcomes first: a row whose outcome is written needs no release.
+            await ledger.DisposeAsync().ConfigureAwait(false);
+            counts = await SettleAsync(unsent).ConfigureAwait(false);
         }
 
-        var counts = await _store.GetCountsAsync(_campaign.Id, CancellationToken.None).ConfigureAwait(false);
+        if (fatal is not null)
+        {
+            throw fatal;
+        }
+
         if (stop == DeliveryStop.Completed && !counts.AllFinal)
         {
             stop = DeliveryStop.Stopped;
         }
 
-        return new DeliveryResult(stop, counts, recovered, ledger.Commits);
+        return new DeliveryResult(stop, counts, recovered + (int)Interlocked.Read(ref _recoveredLater), ledger.Commits, reason);
     }
 
     private async Task<DeliveryStop> FeedAsync(ChannelWriter<WorkItem> work, Ledger ledger, int claimBatch, CancellationToken stopToken)
     {
+        var peerLeaseExpired = false;
         while (!stopToken.IsCancellationRequested)
         {
+            if (ledger.Fatal is { } fatal)
+            {
+                throw fatal;
+            }
+
+            if (_guard.OutageExpired)
+            {
+                throw _guard.Expired();
+            }
+
+            await RefreshAsync(peerLeaseExpired, stopToken).ConfigureAwait(false);
+            peerLeaseExpired = false;
+
             // Refill at half capacity, in one round trip for many rows: never a claim per email.
             var nothingDue = false;
             var outstanding = Interlocked.Read(ref _outstanding);
             if (outstanding <= claimBatch / 2)
             {
-                var items = await _store.ClaimAsync(_campaign.Id, _options.WorkerId, claimBatch - (int)outstanding, _options.Lease, stopToken).ConfigureAwait(false);
+                var items = await _guard.CallAsync(ct => _store.ClaimAsync(_campaign.Id, _options.WorkerId, claimBatch - (int)outstanding, _options.Lease, ct), stopToken).ConfigureAwait(false);
                 if (items.Count > 0)
                 {
                     Interlocked.Add(ref _outstanding, items.Count);
@@ -218,7 +285,7 @@ public sealed class DeliveryEngine
 
             if (nothingDue && Interlocked.Read(ref _outstanding) == 0)
             {
-                var counts = await _store.GetCountsAsync(_campaign.Id, stopToken).ConfigureAwait(false);
+                var counts = await _guard.CallAsync(ct => _store.GetCountsAsync(_campaign.Id, ct), stopToken).ConfigureAwait(false);
                 if (counts.Pending == 0 && counts.Sending == 0)
                 {
                     return DeliveryStop.Completed;
@@ -234,11 +301,14 @@ public sealed class DeliveryEngine
 
             // Wait for a finished transaction (which frees a slot or schedules a retry) or for the next due row.
             var wait = TimeSpan.FromMilliseconds(250);
-            if (nothingDue && await _store.GetNextWorkAsync(_campaign.Id, _options.WorkerId, stopToken).ConfigureAwait(false) is { Earliest: { } next } nextWork)
+            if (nothingDue && await _guard.CallAsync(ct => _store.GetNextWorkAsync(_campaign.Id, _options.WorkerId, ct), stopToken).ConfigureAwait(false) is { Earliest: { } next } nextWork)
             {
                 // Both times come from the store's clock: wait for their difference, whatever this machine's clock says.
+                // Rows only peers hold: wait for their lease (they may finish them first), up to a second, never spin.
                 var until = next - nextWork.Now;
-                wait = until < TimeSpan.FromMilliseconds(5) ? TimeSpan.FromMilliseconds(5) : (until < wait ? until : wait);
+                peerLeaseExpired = nextWork.PeerLeaseExpiresAt is { } peer && peer <= nextWork.Now;
+                var most = Interlocked.Read(ref _outstanding) == 0 ? TimeSpan.FromSeconds(1) : wait;
+                wait = until < TimeSpan.FromMilliseconds(5) ? TimeSpan.FromMilliseconds(5) : (until < most ? until : most);
             }
 
             try
@@ -266,7 +336,7 @@ public sealed class DeliveryEngine
         }
 
         // Honoured again right before sending: an address suppressed mid-campaign is skipped, never sent.
-        var suppressed = await _suppression.FindSuppressedAsync(items.Select(i => i.Email).ToList(), cancellationToken).ConfigureAwait(false);
+        var suppressed = await _guard.CallAsync(ct => _suppression.FindSuppressedAsync(items.Select(i => i.Email).ToList(), ct), cancellationToken).ConfigureAwait(false);
         if (suppressed.Count == 0)
         {
             return items;
@@ -386,11 +456,8 @@ public sealed class DeliveryEngine
                 }
             }
 
-            if (!await ledger.MarkSendingAsync(item.Claimed).ConfigureAwait(false))
+            if (!await MarkAsync(item, ledger, connection, stopToken).ConfigureAwait(false))
             {
-                // Lost to another sender (lease expired) or not writable: never send what we do not own.
-                _held.TryRemove(item.Id, out _);
-                Interlocked.Decrement(ref _outstanding);
                 return;
             }
 
@@ -452,9 +519,9 @@ public sealed class DeliveryEngine
     private void Finish(Ledger ledger, Outcome outcome)
     {
         _ = ledger.RecordAsync(outcome).ContinueWith(
-            _ =>
+            recorded =>
             {
-                switch (outcome.State)
+                switch (recorded.Result ? outcome.State : DeliveryState.Pending)
                 {
                     case DeliveryState.Sent:
                         Interlocked.Increment(ref _sent);
@@ -471,34 +538,19 @@ public sealed class DeliveryEngine
                         break;
                 }
 
-                _held.TryRemove(outcome.Id, out ClaimedRow _);
+                if (!recorded.Result && !ledger.Abandoned)
+                {
+                    // Refused: another worker took the row (our outcome came too late), or the run ended first.
+                    _lost.TryAdd(outcome.Claimed, 0);
+                }
+
+                _held.TryRemove(KeyValuePair.Create(outcome.Id, outcome.Claimed));
                 Interlocked.Decrement(ref _outstanding);
                 _wake.Release();
             },
             CancellationToken.None,
             TaskContinuationOptions.ExecuteSynchronously,
             TaskScheduler.Default);
-    }
-
-    private async Task RenewLeasesAsync(CancellationToken stopToken)
-    {
-        var period = _options.Lease / 3;
-        while (!stopToken.IsCancellationRequested)
-        {
-            try
-            {
-                await Task.Delay(period, _time, stopToken).ConfigureAwait(false);
-                await _store.RenewLeaseAsync(_campaign.Id, _options.WorkerId, _held.Values.ToList(), _options.Lease, stopToken).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
-            catch (StoreException)
-            {
-                // Try again next period; marks are fenced, so a lapsed lease can only stop us, never duplicate.
-            }
-        }
     }
 
     private void Touch() => Interlocked.Exchange(ref _lastProgressTicks, _time.GetUtcNow().Ticks);
