@@ -129,11 +129,21 @@ internal sealed class Ledger : IAsyncDisposable
 
             try
             {
-                var result = await _store.CommitAsync(
-                    _workerId,
-                    marks.ConvertAll(m => m.Row),
-                    outcomes.ConvertAll(o => o.Outcome!),
-                    CancellationToken.None).ConfigureAwait(false);
+                CommitResult result;
+                _guard.Enter();
+                try
+                {
+                    result = await _store.CommitAsync(
+                        _workerId,
+                        marks.ConvertAll(m => m.Row),
+                        outcomes.ConvertAll(o => o.Outcome!),
+                        CancellationToken.None).ConfigureAwait(false);
+                }
+                finally
+                {
+                    _guard.Exit();
+                }
+
                 Commits++;
                 _guard.Succeeded();
                 var lost = result.Lost.Count == 0 ? null : result.Lost.ToHashSet();

@@ -92,9 +92,7 @@ internal sealed class StoreGuard
         while (true)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var started = _time.GetUtcNow().UtcTicks;
-            Interlocked.Increment(ref _inFlight);
-            InterlockedMin(ref _oldestCallTicks, started);
+            Enter();
             try
             {
                 var result = await call(cancellationToken).ConfigureAwait(false);
@@ -107,10 +105,7 @@ internal sealed class StoreGuard
             }
             finally
             {
-                if (Interlocked.Decrement(ref _inFlight) == 0)
-                {
-                    Interlocked.Exchange(ref _oldestCallTicks, long.MaxValue);
-                }
+                Exit();
             }
 
             await Task.Delay(backoff, _time, cancellationToken).ConfigureAwait(false);
@@ -124,6 +119,21 @@ internal sealed class StoreGuard
             await call(ct).ConfigureAwait(false);
             return true;
         }, cancellationToken);
+
+    /// <summary>A store call starts (made here or by the group commit loop): one that takes long shows in <see cref="Problem"/>.</summary>
+    public void Enter()
+    {
+        Interlocked.Increment(ref _inFlight);
+        InterlockedMin(ref _oldestCallTicks, _time.GetUtcNow().UtcTicks);
+    }
+
+    public void Exit()
+    {
+        if (Interlocked.Decrement(ref _inFlight) == 0)
+        {
+            Interlocked.Exchange(ref _oldestCallTicks, long.MaxValue);
+        }
+    }
 
     /// <summary>A call made elsewhere (the group commit loop) succeeded: the store answers.</summary>
     public void Succeeded()
