@@ -20,7 +20,8 @@ internal static class SendRunner
         // Config, templates and recipient columns are checked before anything is planned or sent.
         var location = StoreLocator.Resolve(db, campaignFile);
         Console.WriteLine(location.Line);
-        var session = CampaignSession.Open(campaignFile, signer, stopToken);
+        using var session = CampaignSession.Open(campaignFile, signer, stopToken);
+        session.Describe(Console.Out);
         var campaign = session.Campaign;
         var stores = await StoreFactory.OpenAsync(location, StoreAccess.ReadWrite, stopToken).ConfigureAwait(false);
         await using (stores.ConfigureAwait(false))
@@ -37,6 +38,7 @@ internal static class SendRunner
 
             var engine = new DeliveryEngine(campaign, store, session.Compiled, suppression, new DeliveryEngineOptions
             {
+                Dkim = session.Dkim,
                 Lease = tuning.Lease,
                 StoreOutageTimeout = tuning.StoreOutageTimeout,
             });
