@@ -109,14 +109,20 @@ public sealed partial class DeliveryEngine
     private async Task RenewLeasesAsync(CancellationToken stopToken)
     {
         var period = _options.Lease / 3;
+        // After a failed renewal the next one comes sooner: the lease keeps running out while the store is away, and
+        // the first renewal after it returns must come before it does.
+        var retry = period < TimeSpan.FromSeconds(1) ? period : TimeSpan.FromSeconds(1);
+        var wait = period;
         while (!stopToken.IsCancellationRequested)
         {
             try
             {
-                await Task.Delay(period, _time, stopToken).ConfigureAwait(false);
+                await Task.Delay(wait, _time, stopToken).ConfigureAwait(false);
+                wait = retry;
                 var held = _held.Values.ToList();
                 var renewed = await _store.RenewLeaseAsync(_campaign.Id, _options.WorkerId, held, _options.Lease, stopToken).ConfigureAwait(false);
                 _guard.Succeeded();
+                wait = period;
                 var lost = renewed.Lost.ToHashSet();
                 foreach (var row in held.Where(r => lost.Contains(r.Id)))
                 {

@@ -315,7 +315,9 @@ public sealed partial class DeliveryEngine
                 var until = next - nextWork.Now;
                 peerLeaseExpired = nextWork.PeerLeaseExpiresAt is { } peer && peer <= nextWork.Now;
                 var most = Interlocked.Read(ref _outstanding) == 0 ? TimeSpan.FromSeconds(1) : wait;
-                wait = until < TimeSpan.FromMilliseconds(5) ? TimeSpan.FromMilliseconds(5) : (until < most ? until : most);
+                // A peer's lease that ran out is settled by the recovery of the next round: no need to hurry it.
+                var least = peerLeaseExpired ? TimeSpan.FromMilliseconds(100) : TimeSpan.FromMilliseconds(5);
+                wait = until < least ? least : (until < most ? until : most);
             }
 
             try
