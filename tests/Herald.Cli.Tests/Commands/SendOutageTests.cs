@@ -41,15 +41,15 @@ public sealed class SendOutageTests : IDisposable
             var output = Collect(send);
             try
             {
-                await WaitForAsync(() => LogLines(log) >= 2_000, send, "the send never got going");
+                await WaitForAsync(() => HeraldProcess.CountLines(log) >= 2_000, send, "the send never got going");
 
                 int acceptedWhileLocked;
-                await using (var holder = await LockAsync())
+                await using (var holder = await HeraldProcess.LockSqliteAsync(Db))
                 {
                     var lockedAt = Stopwatch.StartNew();
                     // Messages marked before the lock may still go out; after that, nothing is marked, so nothing is sent.
                     await WaitForAsync(() => lockedAt.Elapsed > TimeSpan.FromSeconds(3), send, "send exited while the store was locked");
-                    var settled = LogLines(log);
+                    var settled = HeraldProcess.CountLines(log);
                     await WaitForAsync(() => output.Any(l => l.Contains("store", StringComparison.Ordinal) && l.Contains("sending paused", StringComparison.Ordinal)),
                         send, "the progress line never said that the store holds sending up");
                     // The lock lasts 40 s: longer than SQLite's 30 s busy timeout, so store calls fail and are retried.
@@ -59,7 +59,7 @@ public sealed class SendOutageTests : IDisposable
                         await Task.Delay(100, Ct);
                     }
 
-                    acceptedWhileLocked = LogLines(log) - settled;
+                    acceptedWhileLocked = HeraldProcess.CountLines(log) - settled;
                     Assert.Contains(output, l => l.Contains("store unavailable", StringComparison.Ordinal));
                 }
 
@@ -101,8 +101,8 @@ public sealed class SendOutageTests : IDisposable
             string error;
             try
             {
-                await WaitForAsync(() => LogLines(log) >= 100, send, "the send never got going");
-                await using (await LockAsync())
+                await WaitForAsync(() => HeraldProcess.CountLines(log) >= 100, send, "the send never got going");
+                await using (await HeraldProcess.LockSqliteAsync(Db))
                 {
                     // The first failure comes after SQLite's 30 s busy timeout, then 20 s of retries.
                     await send.WaitForExitAsync(Ct).WaitAsync(Bound, Ct);
@@ -136,16 +136,6 @@ public sealed class SendOutageTests : IDisposable
         }
     }
 
-    private async Task<SqliteConnection> LockAsync()
-    {
-        var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = Db, Pooling = false }.ToString());
-        await connection.OpenAsync(Ct);
-        await using var command = connection.CreateCommand();
-        command.CommandText = "BEGIN EXCLUSIVE;";
-        await command.ExecuteNonQueryAsync(Ct);
-        return connection;
-    }
-
     /// <summary>Every stdout line of the process, as it comes (stderr is left for the test to read at the end).</summary>
     private static ConcurrentQueue<string> Collect(Process process)
     {
@@ -169,24 +159,6 @@ public sealed class SendOutageTests : IDisposable
             Assert.False(process.HasExited, failure + " (the process exited)");
             await Task.Delay(20, Ct);
         }
-    }
-
-    private static int LogLines(string log)
-    {
-        if (!File.Exists(log))
-        {
-            return 0;
-        }
-
-        using var stream = new FileStream(log, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-        using var reader = new StreamReader(stream);
-        var count = 0;
-        while (reader.ReadLine() is { Length: > 0 })
-        {
-            count++;
-        }
-
-        return count;
     }
 
     private Dictionary<long, long> States()

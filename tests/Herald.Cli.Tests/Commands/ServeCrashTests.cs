@@ -58,7 +58,7 @@ public sealed partial class ServeCrashTests : IDisposable
                 if (storeLocked)
                 {
                     // Held by this test: every write of the server waits for SQLite's busy timeout and fails.
-                    holder = await LockStoreAsync();
+                    holder = await HeraldProcess.LockSqliteAsync(Db);
                 }
 
                 using var wrk = StartWrk(url);
@@ -193,16 +193,6 @@ public sealed partial class ServeCrashTests : IDisposable
 
         Assert.Fail("serve did not say where it listens");
         return null!;
-    }
-
-    private async Task<SqliteConnection> LockStoreAsync()
-    {
-        var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = Db, Pooling = false }.ToString());
-        await connection.OpenAsync(Ct);
-        await using var command = connection.CreateCommand();
-        command.CommandText = "BEGIN EXCLUSIVE;";
-        await command.ExecuteNonQueryAsync(Ct);
-        return connection;
     }
 
     private Process StartWrk(string url)

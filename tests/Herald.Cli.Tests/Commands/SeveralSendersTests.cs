@@ -54,7 +54,7 @@ public sealed class SeveralSendersTests : IDisposable
             {
                 // Spread over the run: after another fifth of the campaign, plus a random part of the next one.
                 var target = ((k + 1) * recipients / 5) + random.Next(recipients / 10);
-                await WaitForAsync(() => Lines(log) >= target, () => workers.Any(w => !w.HasExited), $"the senders stopped before {target} were accepted (seed {seed})");
+                await WaitForAsync(() => HeraldProcess.CountLines(log) >= target, () => workers.Any(w => !w.HasExited), $"the senders stopped before {target} were accepted (seed {seed})");
                 var live = workers.Where(w => !w.HasExited).ToList();
                 var victim = live[random.Next(live.Count)];
                 victim.Kill();
@@ -121,11 +121,11 @@ public sealed class SeveralSendersTests : IDisposable
             }
 
             var outputs = senders.Select(Drain).ToList();
-            await WaitForAsync(() => Lines(log) >= 1_000, () => senders.All(s => !s.HasExited), "the senders never got going");
+            await WaitForAsync(() => HeraldProcess.CountLines(log) >= 1_000, () => senders.All(s => !s.HasExited), "the senders never got going");
 
             await cluster.StopServerAsync(Ct);
             var stoppedAt = Stopwatch.StartNew();
-            var atStop = Lines(log);
+            var atStop = HeraldProcess.CountLines(log);
             while (stoppedAt.Elapsed < TimeSpan.FromSeconds(20))
             {
                 Assert.True(senders.All(s => !s.HasExited), "a sender exited while PostgreSQL was stopped: " + string.Join("\n", outputs.SelectMany(o => o)));
@@ -133,7 +133,7 @@ public sealed class SeveralSendersTests : IDisposable
             }
 
             // Paused: only what was marked before the stop could still go out.
-            Assert.InRange(Lines(log) - atStop, 0, senders.Count * Connections);
+            Assert.InRange(HeraldProcess.CountLines(log) - atStop, 0, senders.Count * Connections);
             await cluster.StartServerAsync(Ct);
             foreach (var sender in senders)
             {
@@ -214,24 +214,6 @@ public sealed class SeveralSendersTests : IDisposable
             Assert.True(alive(), failure + " (the processes exited)");
             await Task.Delay(20, Ct);
         }
-    }
-
-    private static int Lines(string log)
-    {
-        if (!File.Exists(log))
-        {
-            return 0;
-        }
-
-        using var stream = new FileStream(log, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-        using var reader = new StreamReader(stream);
-        var count = 0;
-        while (reader.ReadLine() is { Length: > 0 })
-        {
-            count++;
-        }
-
-        return count;
     }
 
     private static async Task<Dictionary<string, long>> StatesAsync(SharedTestDatabase db)

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
+using Herald.Postgres;
 using Npgsql;
 
 namespace Herald.Cli.Tests.Postgres;
@@ -13,64 +14,47 @@ namespace Herald.Cli.Tests.Postgres;
 /// </summary>
 internal sealed class SharedTestDatabase : IAsyncDisposable
 {
-    public const string Variable = "HERALD_TEST_PG";
+    private readonly PostgresAddress _server;
 
-    private SharedTestDatabase(Uri admin, string name, string password)
+    private SharedTestDatabase(PostgresAddress server, string name)
     {
-        Admin = admin;
+        _server = server;
         Name = name;
-        Password = password;
     }
-
-    public Uri Admin { get; }
 
     public string Name { get; }
 
-    public string Password { get; }
-
     /// <summary>The <c>--db</c> value (no password in it: herald reads <c>PGPASSWORD</c>).</summary>
-    public string Address => new UriBuilder(Admin) { Path = "/" + Name }.Uri.ToString().TrimEnd('/');
+    public string Address => (_server with { Database = Name }).ToString();
 
     /// <summary>What a herald process needs in its environment to reach the database.</summary>
-    public IReadOnlyDictionary<string, string> Environment => new Dictionary<string, string> { ["PGPASSWORD"] = Password };
+    public IReadOnlyDictionary<string, string> Environment => new Dictionary<string, string> { ["PGPASSWORD"] = _server.ResolvePassword() ?? "" };
 
     public static async Task<SharedTestDatabase> CreateAsync(CancellationToken cancellationToken)
     {
-        var value = System.Environment.GetEnvironmentVariable(Variable);
+        var value = System.Environment.GetEnvironmentVariable("HERALD_TEST_PG");
         if (string.IsNullOrWhiteSpace(value))
         {
-            throw new InvalidOperationException($"{Variable} is not set: start a private server with `source .ci/postgres.sh` (it exports {Variable} and PGPASSWORD).");
+            throw new InvalidOperationException("HERALD_TEST_PG is not set: start a private server with `source .ci/postgres.sh` (it exports HERALD_TEST_PG and PGPASSWORD).");
         }
 
-        var admin = new Uri(value);
-        var password = System.Environment.GetEnvironmentVariable("PGPASSWORD") ?? "";
+        var server = PostgresAddress.Parse(value);
         var name = $"herald_test_{Guid.NewGuid():N}"[..28];
-        await ExecuteAsync(admin, password, $"CREATE DATABASE {name}", cancellationToken);
-        return new SharedTestDatabase(admin, name, password);
+        await ExecuteAsync(server, server.ResolvePassword(), $"CREATE DATABASE {name}", cancellationToken);
+        return new SharedTestDatabase(server, name);
     }
 
-    public NpgsqlConnection Open() => new(ConnectionString(Admin, Password, Name));
+    public NpgsqlConnection Open() => new((_server with { Database = Name }).ToConnectionString(_server.ResolvePassword()));
 
     public async ValueTask DisposeAsync()
     {
         NpgsqlConnection.ClearAllPools();
-        await ExecuteAsync(Admin, Password, $"DROP DATABASE IF EXISTS {Name} WITH (FORCE)", CancellationToken.None);
+        await ExecuteAsync(_server, _server.ResolvePassword(), $"DROP DATABASE IF EXISTS {Name} WITH (FORCE)", CancellationToken.None);
     }
 
-    internal static string ConnectionString(Uri server, string password, string database) => new NpgsqlConnectionStringBuilder
+    internal static async Task ExecuteAsync(PostgresAddress server, string? password, string sql, CancellationToken cancellationToken)
     {
-        Host = server.Host,
-        Port = server.Port,
-        Username = Uri.UnescapeDataString(server.UserInfo.Split(':')[0]),
-        Password = password,
-        Database = database,
-        Pooling = false,
-        Timeout = 30,
-    }.ConnectionString;
-
-    internal static async Task ExecuteAsync(Uri server, string password, string sql, CancellationToken cancellationToken)
-    {
-        await using var connection = new NpgsqlConnection(ConnectionString(server, password, server.AbsolutePath.Trim('/') is { Length: > 0 } db ? db : "postgres"));
+        await using var connection = new NpgsqlConnection(server.ToConnectionString(password));
         await connection.OpenAsync(cancellationToken);
         await using var command = new NpgsqlCommand(sql, connection);
         await command.ExecuteNonQueryAsync(cancellationToken);
@@ -132,7 +116,7 @@ internal sealed class PrivateCluster : IAsyncDisposable
         File.Delete(passwordFile);
         var cluster = new PrivateCluster(folder, bin, FreePort(), password);
         await cluster.StartServerAsync(cancellationToken);
-        await SharedTestDatabase.ExecuteAsync(new Uri($"postgresql://herald@127.0.0.1:{cluster.Port}/postgres"), password, "CREATE DATABASE herald", cancellationToken);
+        await SharedTestDatabase.ExecuteAsync(cluster.Server("postgres"), password, "CREATE DATABASE herald", cancellationToken);
         return cluster;
     }
 
@@ -145,7 +129,11 @@ internal sealed class PrivateCluster : IAsyncDisposable
     public Task StopServerAsync(CancellationToken cancellationToken) =>
         RunAsync(Path.Combine(_bin, "pg_ctl"), ["-D", Path.Combine(_folder, "data"), "-m", "fast", "-w", "-t", "60", "stop"], IsRoot, cancellationToken);
 
-    public NpgsqlConnection Open() => new(SharedTestDatabase.ConnectionString(new Uri(Address), Password, "herald"));
+    public NpgsqlConnection Open() => new(Server("herald").ToConnectionString(Password));
+
+    /// <summary>The address of a database on this cluster.</summary>
+    internal PostgresAddress Server(string database) =>
+        PostgresAddress.Parse(string.Create(CultureInfo.InvariantCulture, $"postgresql://herald@127.0.0.1:{Port}/{database}"));
 
     public async ValueTask DisposeAsync()
     {
