@@ -127,7 +127,7 @@ internal static class SendRunner
             + $"{(p.Lost > 0 ? $" lost={p.Lost}" : "")}{(WorkersSummary(p) is { } workers ? " " + workers : "")}{(p.Store is { } store ? $" store: {store}" : "")}");
     }
 
-    /// <summary><c>workers=3 [host:pid held=120 renewed=2s ago, …]</c>; null for a sender alone on its campaign.</summary>
+    /// <summary><c>workers=3 [ID on HOST held=120 renewed=2s ago, …]</c>; null for a sender alone on its campaign.</summary>
     private static string? WorkersSummary(DeliveryProgress p)
     {
         if (p.Workers is not { Count: > 1 } workers)
@@ -137,7 +137,7 @@ internal static class SendRunner
 
         var now = DateTimeOffset.UtcNow;
         var each = workers.Select(w => string.Create(CultureInfo.InvariantCulture,
-            $"{w.Host}:{w.ProcessId} held={w.RowsHeld} renewed={Math.Max(0, (now - w.LastRenewalAt).TotalSeconds):F0}s ago{(w.Live ? "" : " (lease expired)")}"));
+            $"{w.WorkerId} on {w.Host} held={w.RowsHeld} renewed={Math.Max(0, (now - w.LastRenewalAt).TotalSeconds):F0}s ago{(w.Live ? "" : " (lease expired)")}"));
         return $"workers={workers.Count(w => w.Live)} [{string.Join(", ", each)}]";
     }
 
