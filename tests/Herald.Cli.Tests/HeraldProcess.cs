@@ -34,6 +34,8 @@ internal static class HeraldProcess
         // The store rule ends in the user's data folder: give every test its own, so no test reads another's store
         // (or the developer's).
         start.Environment["XDG_DATA_HOME"] = DataHome();
+        // serve's event journal for a PostgreSQL store lives in the state folder: the test's own too.
+        start.Environment["XDG_STATE_HOME"] = Path.Combine(DataHome(), "state");
         start.Environment.Remove("HERALD_DASHBOARD_TOKEN");
         if (environment is not null)
         {
