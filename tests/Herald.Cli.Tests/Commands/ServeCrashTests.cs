@@ -5,6 +5,7 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.RegularExpressions;
+using Herald.Cli.Tests.Postgres;
 using Herald.Sqlite;
 using Herald.Store;
 using Herald.Tracking;
@@ -158,6 +159,97 @@ public sealed partial class ServeCrashTests : IDisposable
         Assert.Empty(Directory.Exists(JournalDirectory) ? Directory.GetFiles(JournalDirectory) : []);
     }
 
+    [Fact]
+    public async Task Two_servers_on_one_host_and_PostgreSQL_store_share_the_journal_folder_and_a_live_one_takes_over_a_killed_ones_events()
+    {
+        await using var db = await SharedTestDatabase.CreateAsync(Ct);
+        var environment = new Dictionary<string, string>(db.Environment) { ["HERALD_SECRET"] = Secret };
+        var campaign = HeraldProcess.WriteCampaign(Path.Combine(_dir, "c"), 3, 25, 1);
+        using (var prepare = HeraldProcess.Start(environment, "prepare", campaign, "--db", db.Address))
+        {
+            await prepare.WaitForExitAsync(Ct).WaitAsync(Bound, Ct);
+            Assert.Equal(0, prepare.ExitCode);
+        }
+
+        var answered = new ConcurrentBag<int>();
+        // No --journal: both use the default folder for this store on this host.
+        using var first = HeraldProcess.Start(environment, "serve", "--db", db.Address, "--urls", "http://127.0.0.1:0");
+        using var second = HeraldProcess.Start(environment, "serve", "--db", db.Address, "--urls", "http://127.0.0.1:0");
+        try
+        {
+            var urls = new[] { await ReadUrlAsync(first), await ReadUrlAsync(second) };
+            await using (var holder = db.Open())
+            {
+                // The test holds the events table: every insert waits, so the answered clicks are only in the journals.
+                await holder.OpenAsync(Ct);
+                await using var transaction = await holder.BeginTransactionAsync(Ct);
+                await using (var lockTable = new Npgsql.NpgsqlCommand("LOCK TABLE tracking_events IN EXCLUSIVE MODE", holder, transaction))
+                {
+                    await lockTable.ExecuteNonQueryAsync(Ct);
+                }
+
+                using var stop = new CancellationTokenSource();
+                var clients = Enumerable.Range(0, ClientLoops).Select(loop => ClickLoopAsync(urls[loop % 2], loop, answered, stop.Token, "crash-test")).ToList();
+                var deadline = DateTime.UtcNow + Bound;
+                while (answered.Count < 400)
+                {
+                    Assert.True(DateTime.UtcNow < deadline, $"only {answered.Count} clicks answered");
+                    await Task.Delay(20, Ct);
+                }
+
+                // Nothing reached the store yet: what the first server answered is in its journal only.
+                Assert.Empty(await ReadPostgresClickTargetsAsync(db));
+                first.Kill();
+                await first.WaitForExitAsync(Ct).WaitAsync(Bound, Ct);
+                await stop.CancelAsync();
+                await Task.WhenAll(clients).WaitAsync(Bound, Ct);
+                await transaction.RollbackAsync(Ct);
+            }
+
+            // The live second server finds the first one's lock free and moves its events (within its 10 s search).
+            var deadlineAll = DateTime.UtcNow + Bound;
+            while (true)
+            {
+                var stored = await ReadPostgresClickTargetsAsync(db);
+                if (answered.All(n => stored.ContainsKey(Target(n))))
+                {
+                    Assert.All(stored, s => Assert.Equal(1, s.Value));
+                    break;
+                }
+
+                Assert.True(DateTime.UtcNow < deadlineAll, $"{answered.Count(n => !stored.ContainsKey(Target(n)))} answered clicks never reached the store");
+                Assert.False(second.HasExited, "the second server exited");
+                await Task.Delay(200, Ct);
+            }
+
+            Signal(second, "TERM");
+            await second.WaitForExitAsync(Ct).WaitAsync(Bound, Ct);
+            Assert.Equal(0, second.ExitCode);
+            var folder = Path.Combine(HeraldProcess.DataHome(), "state", "herald", "journal");
+            Assert.Empty(Directory.GetFiles(folder, "*", SearchOption.AllDirectories));
+        }
+        finally
+        {
+            HeraldProcess.KillQuietly(first);
+            HeraldProcess.KillQuietly(second);
+        }
+    }
+
+    private static async Task<Dictionary<string, int>> ReadPostgresClickTargetsAsync(SharedTestDatabase db)
+    {
+        await using var connection = db.Open();
+        await connection.OpenAsync(Ct);
+        await using var command = new Npgsql.NpgsqlCommand("SELECT target, COUNT(*) FROM tracking_events WHERE kind = 2 GROUP BY target", connection);
+        await using var reader = await command.ExecuteReaderAsync(Ct);
+        var counts = new Dictionary<string, int>(StringComparer.Ordinal);
+        while (await reader.ReadAsync(Ct))
+        {
+            counts[reader.GetString(0)] = (int)reader.GetInt64(1);
+        }
+
+        return counts;
+    }
+
     private static string Target(int n) => string.Create(CultureInfo.InvariantCulture, $"https://shop.example.com/p?n={n}");
 
     private async Task SeedAsync()
@@ -213,14 +305,14 @@ public sealed partial class ServeCrashTests : IDisposable
         return Process.Start(start)!;
     }
 
-    private async Task ClickLoopAsync(string url, int loop, ConcurrentBag<int> answered, CancellationToken stop)
+    private async Task ClickLoopAsync(string url, int loop, ConcurrentBag<int> answered, CancellationToken stop, string campaign = "spring")
     {
         using var client = new HttpClient(new SocketsHttpHandler { AllowAutoRedirect = false }) { BaseAddress = new Uri(url), Timeout = TimeSpan.FromSeconds(10) };
         // Bounded in count as well as by the kill: each loop numbers its own clicks.
         for (var i = 0; i < 200_000 && !stop.IsCancellationRequested; i++)
         {
             var n = (loop * 1_000_000) + i;
-            var token = _signer.Create(new TrackingToken(TokenKind.Click, "spring", "r1", 1, Target(n)));
+            var token = _signer.Create(new TrackingToken(TokenKind.Click, campaign, "r1", 1, Target(n)));
             try
             {
                 using var response = await client.GetAsync("/c/" + token, stop);
