@@ -1,5 +1,7 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using System.Runtime.CompilerServices;
 
 namespace Herald.Tracking;
 
@@ -33,6 +35,10 @@ internal sealed class TrackingMetrics : IDisposable
     private long _replayed;
     private long _refused;
     private long _storeErrors;
+    private long _otherUnknownKeys;
+
+    /// <summary>Refused tokens per unknown key id; bounded, since anyone can make up key ids.</summary>
+    private readonly ConcurrentDictionary<uint, StrongBox<long>> _unknownKeys = new();
 
     public TrackingMetrics(Func<JournalGauges> journal)
     {
@@ -44,6 +50,7 @@ internal sealed class TrackingMetrics : IDisposable
         Meter.CreateObservableCounter("herald_events_replayed_total", () => Volatile.Read(ref _replayed), description: "Events moved to the store from journals that servers which are gone left behind.");
         Meter.CreateObservableCounter("herald_events_refused_total", () => Volatile.Read(ref _refused), description: "Tracking requests answered 503 because the journal could not take their event (full, disk full).");
         Meter.CreateObservableCounter("herald_store_errors_total", () => Volatile.Read(ref _storeErrors), description: "Failed store writes.");
+        Meter.CreateObservableCounter("herald_tracking_unknown_key_total", ObserveUnknownKeys, description: "Well-formed tokens refused because no key of this server has their key id (mail signed with another secret).");
         Meter.CreateObservableGauge("herald_events_pending", () => _journal().Pending, description: "Events in the journal not yet in the store.");
         Meter.CreateObservableGauge("herald_journal_bytes", () => _journal().Bytes, description: "Size of this server's journal on disk.");
         Meter.CreateObservableCounter("herald_redirect_duration_seconds_bucket", ObserveBuckets, description: "Redirect handling time (cumulative buckets).");
@@ -70,6 +77,30 @@ internal sealed class TrackingMetrics : IDisposable
         Interlocked.Increment(ref _latencyCount);
     }
 
+    /// <summary>Most distinct unknown key ids counted (and logged) one by one; the rest count as <c>other</c>.</summary>
+    public const int MaxUnknownKeyIds = 32;
+
+    /// <summary>Counts a token refused for its unknown key id; true the first time this id is seen (log it then).</summary>
+    public bool UnknownKey(uint keyId)
+    {
+        if (_unknownKeys.TryGetValue(keyId, out var count))
+        {
+            Interlocked.Increment(ref count.Value);
+            return false;
+        }
+
+        if (_unknownKeys.Count >= MaxUnknownKeyIds)
+        {
+            Interlocked.Increment(ref _otherUnknownKeys);
+            return false;
+        }
+
+        var added = new StrongBox<long>(0);
+        var box = _unknownKeys.GetOrAdd(keyId, added);
+        Interlocked.Increment(ref box.Value);
+        return ReferenceEquals(box, added);
+    }
+
     public void Written(int count) => Interlocked.Add(ref _written, count);
 
     public void Refused() => Interlocked.Increment(ref _refused);
@@ -87,6 +118,16 @@ internal sealed class TrackingMetrics : IDisposable
             yield return new Measurement<long>(Volatile.Read(ref _requests[i * 2]), new("endpoint", EndpointNames[i]), new("outcome", "ok"));
             yield return new Measurement<long>(Volatile.Read(ref _requests[(i * 2) + 1]), new("endpoint", EndpointNames[i]), new("outcome", "rejected"));
         }
+    }
+
+    private IEnumerable<Measurement<long>> ObserveUnknownKeys()
+    {
+        foreach (var (id, count) in _unknownKeys)
+        {
+            yield return new Measurement<long>(Volatile.Read(ref count.Value), new KeyValuePair<string, object?>("key_id", Herald.Tracking.TokenKey.FormatId(id)));
+        }
+
+        yield return new Measurement<long>(Volatile.Read(ref _otherUnknownKeys), new KeyValuePair<string, object?>("key_id", "other"));
     }
 
     private IEnumerable<Measurement<long>> ObserveBuckets()

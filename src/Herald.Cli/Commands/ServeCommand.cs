@@ -50,6 +50,8 @@ internal static class ServeCommand
 
             var journalDirectory = Path.GetFullPath(result.GetValue(journal) ?? JournalLocation.Default(location));
             var token = Environment.GetEnvironmentVariable(result.GetValue(tokenEnv)!);
+            // serve only verifies: a key it made up would match no link in the mail sent, so it never creates one.
+            var signer = TokenSigner.FromEnvironment(createKeyFile: false);
             // serve only answers for campaigns that were prepared: it never creates a store.
             var stores = await StoreFactory.OpenAsync(location, StoreAccess.ReadOnly, ct).ConfigureAwait(false);
             await using (stores.ConfigureAwait(false))
@@ -57,7 +59,7 @@ internal static class ServeCommand
                 {
                     var app = TrackingServer.Build(new TrackingServerOptions
                     {
-                        Signer = TokenSigner.FromEnvironment(),
+                        Signer = signer,
                         Store = stores.Tracking,
                         Ledger = stores.Delivery,
                         Journal = new JournalOptions
@@ -87,6 +89,7 @@ internal static class ServeCommand
                             Console.WriteLine($"listening on {address}");
                         }
 
+                        Console.WriteLine($"tracking {signer.Describe()}");
                         Console.WriteLine($"event journal: {journalDirectory}");
                         Console.WriteLine(token is { Length: > 0 }
                             ? "dashboard: enabled at /"
