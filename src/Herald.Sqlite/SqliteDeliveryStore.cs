@@ -81,6 +81,13 @@ public sealed partial class SqliteDeliveryStore : IDeliveryStore
     {
         return WithWriterAsync(connection =>
         {
+            // Up to date: nothing to write, so no write lock is taken (a tracking server starts while a sender, or a
+            // test, holds the database).
+            if (IsCurrent(connection))
+            {
+                return 0;
+            }
+
             // BEGIN IMMEDIATE takes SQLite's write lock first: processes migrating at once run one after the other.
             using var transaction = connection.BeginTransaction(deferred: false);
             using var command = connection.CreateCommand();
@@ -111,6 +118,19 @@ public sealed partial class SqliteDeliveryStore : IDeliveryStore
             transaction.Commit();
             return 0;
         }, cancellationToken);
+    }
+
+    private static bool IsCurrent(SqliteConnection connection)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'ledger_schema'";
+        if (command.ExecuteScalar() is null)
+        {
+            return false;
+        }
+
+        command.CommandText = "SELECT MAX(version) FROM ledger_schema";
+        return command.ExecuteScalar() is long version && version == SchemaVersion;
     }
 
     private const int SchemaVersion = 2;

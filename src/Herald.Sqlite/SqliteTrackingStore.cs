@@ -47,6 +47,12 @@ public sealed partial class SqliteTrackingStore : ITrackingStore
     private async Task MigrateCoreAsync(CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        // Up to date: nothing to write, so no write lock is taken and a server starts while another holds the database.
+        if (await IsCurrentAsync(connection, cancellationToken).ConfigureAwait(false))
+        {
+            return;
+        }
+
         await ExecuteAsync(connection, "PRAGMA journal_mode=WAL;", cancellationToken).ConfigureAwait(false);
         await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         await ExecuteAsync(connection, """
@@ -95,6 +101,19 @@ public sealed partial class SqliteTrackingStore : ITrackingStore
         }
 
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task<bool> IsCurrentAsync(SqliteConnection connection, CancellationToken cancellationToken)
+    {
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'tracking_schema';";
+        if (await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is null)
+        {
+            return false;
+        }
+
+        command.CommandText = "SELECT MAX(version) FROM tracking_schema;";
+        return await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is long version && version == SchemaVersion;
     }
 
     private async Task<int> AppendEventsCoreAsync(IReadOnlyList<TrackingEvent> events, CancellationToken cancellationToken)

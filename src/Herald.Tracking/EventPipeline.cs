@@ -1,278 +1,425 @@
-using System.Threading.Channels;
+using System.Globalization;
 using Herald.Store;
+using Herald.Tracking.Journal;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace Herald.Tracking;
 
 /// <summary>
-/// Takes events from request handlers without waiting and writes them to the store in batches, at the latest every
-/// <see cref="TrackingServerOptions.FlushInterval"/>. When the store fails, batches go to the spool file; the spool
-/// is replayed when the store answers again, and on start. Stopping the server writes everything still buffered.
+/// Every event a request records is in this server's journal (a local append-only file) before the request is
+/// answered; a dedicated thread moves the journal to the store in batches and deletes what is stored. When the store
+/// is unavailable, events wait in the journal (bounded by <see cref="JournalOptions.MaxBytes"/>) and the store is
+/// tried again every <see cref="TrackingServerOptions.StoreRetryInterval"/>. The same thread moves the journals that
+/// servers which are gone left in the folder (on start, then every <see cref="JournalOptions.AdoptInterval"/>).
 /// </summary>
 internal sealed partial class EventPipeline : IHostedService, IAsyncDisposable
 {
-    private readonly Channel<TrackingEvent> _channel = Channel.CreateUnbounded<TrackingEvent>();
     private readonly TrackingServerOptions _options;
+    private readonly JournalOptions _journalOptions;
     private readonly ITrackingStore _store;
-    private readonly EventSpool _spool;
     private readonly TrackingMetrics _metrics;
     private readonly ILogger<EventPipeline> _logger;
     private readonly SemaphoreSlim _wake = new(0);
-    private readonly Queue<TaskCompletionSource> _flushes = new();
     private readonly Lock _flushGate = new();
-    private readonly List<TrackingEvent> _backlog = [];
-    private readonly CancellationTokenSource _stop = new();
-    private Task? _loop;
-    private bool _spoolPending;
+    private readonly List<FlushRequest> _flushes = [];
+    private readonly List<AdoptedJournal> _adopted = [];
+    private readonly HashSet<string> _held = new(StringComparer.Ordinal);
+    private readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private EventJournal? _journal;
+    private Thread? _thread;
+    private volatile bool _stopping;
+    private volatile bool _adoptNow;
+    private long _storeFailures;
+    private long _adoptScans;
     private DateTimeOffset _nextStoreAttempt;
+    private DateTimeOffset? _unavailableSince;
+    private DateTimeOffset _lastOutageLog;
+    private int _refusing;
+    private int _stopCalled;
 
     public EventPipeline(TrackingServerOptions options, TrackingMetrics metrics, ILogger<EventPipeline> logger)
     {
         _options = options;
+        _journalOptions = options.Journal;
         _store = options.Store;
-        _spool = new EventSpool(options.SpoolPath);
         _metrics = metrics;
         _logger = logger;
     }
 
-    public long Pending => _channel.Reader.Count + _backlog.Count;
+    /// <summary>Events in the journal that are not yet in the store.</summary>
+    public long Pending => _journal?.PendingEvents ?? 0;
 
-    public void Record(TrackingEvent e)
+    /// <summary>Events written to the journal since start.</summary>
+    public long Journaled => _journal?.WrittenEvents ?? 0;
+
+    /// <summary>Bytes of this server's journal on disk.</summary>
+    public long JournalBytes => _journal?.Bytes ?? 0;
+
+    /// <summary>Why tracking requests are refused now (journal full, disk full), or null.</summary>
+    public string? Problem => _journal is null ? "starting" : _journal.Problem;
+
+    /// <summary>The journal files of this server (for logs and tests).</summary>
+    public string? JournalLockPath => _journal?.LockPath;
+
+    /// <summary>
+    /// Writes <paramref name="e"/> to the journal with the next group; true once it is there, false when the journal
+    /// refused it (the request must then fail, never be answered as recorded).
+    /// </summary>
+    public Task<bool> RecordAsync(TrackingEvent e)
     {
-        // Unbounded: TryWrite only fails after shutdown, when the response no longer matters.
-        if (_channel.Writer.TryWrite(e))
+        var journal = _journal;
+        if (journal is null)
         {
-            _metrics.Buffered();
+            return Task.FromResult(false);
+        }
+
+        var written = journal.AppendAsync(e, out var refusal);
+        if (refusal != JournalRefusal.None)
+        {
+            Refused(refusal);
+            return written;
+        }
+
+        return written.IsCompleted ? WrittenOrRefused(written) : AwaitWriteAsync(written);
+    }
+
+    private Task<bool> WrittenOrRefused(Task<bool> written)
+    {
+        if (!written.Result)
+        {
+            Refused(JournalRefusal.WriteFailed);
+        }
+
+        return written;
+    }
+
+    private async Task<bool> AwaitWriteAsync(Task<bool> written)
+    {
+        if (await written.ConfigureAwait(false))
+        {
+            return true;
+        }
+
+        Refused(JournalRefusal.WriteFailed);
+        return false;
+    }
+
+    private void Refused(JournalRefusal refusal)
+    {
+        _metrics.Refused();
+        if (refusal != JournalRefusal.Stopped && Interlocked.Exchange(ref _refusing, 1) == 0)
+        {
+            LogRefusing(_logger, _journal?.Problem ?? refusal.ToString());
         }
     }
 
-    /// <summary>Writes everything recorded so far (to the store, or the spool) and returns when that is done.</summary>
+    /// <summary>
+    /// Returns once every event journaled before the call is in the store, or the store failed after the call (the
+    /// events then wait in the journal). Journals of gone servers found in the folder are moved first.
+    /// </summary>
     public Task FlushAsync(CancellationToken cancellationToken)
     {
-        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var request = new FlushRequest(Journaled, Interlocked.Read(ref _storeFailures), Interlocked.Read(ref _adoptScans));
         lock (_flushGate)
         {
-            _flushes.Enqueue(done);
+            _flushes.Add(request);
         }
 
+        _adoptNow = true;
         _wake.Release();
-        return done.Task.WaitAsync(cancellationToken);
+        return request.Done.Task.WaitAsync(cancellationToken);
     }
 
-    public async Task StartAsync(CancellationToken cancellationToken)
+    public Task StartAsync(CancellationToken cancellationToken)
     {
-        _spoolPending = _spool.HasEvents;
-        if (_spoolPending)
-        {
-            await TryReplayAsync().ConfigureAwait(false);
-        }
-
-        // A dedicated thread: under load the thread pool is busy answering redirects, and a writer queued behind them
-        // would fall behind without bound. The SQLite provider's async calls complete synchronously on this thread.
-        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var thread = new Thread(() =>
-        {
-            try
-            {
-                Run(_stop.Token);
-                done.TrySetResult();
-            }
-            catch (Exception ex)
-            {
-                done.TrySetException(ex);
-            }
-        })
-        {
-            IsBackground = true,
-            Name = "herald-event-writer",
-        };
-        thread.Start();
-        _loop = done.Task;
+        _journal = EventJournal.Open(_journalOptions, NewInstanceId());
+        LogJournal(_logger, _journal.LockPath);
+        // A dedicated thread: under load the thread pool is busy answering requests, and a mover queued behind them would
+        // fall behind without bound. The SQLite provider's async calls complete synchronously on this thread.
+        _thread = new Thread(Run) { IsBackground = true, Name = "herald-event-mover" };
+        _thread.Start();
+        return Task.CompletedTask;
     }
 
+    /// <summary>
+    /// Called after the web server stopped taking requests: the journal's last group is written, then the store gets
+    /// what it can within <see cref="TrackingServerOptions.StopGrace"/>. What it cannot take stays in the journal for the
+    /// next server; a clean stop with everything stored leaves no file behind.
+    /// </summary>
     public async Task StopAsync(CancellationToken cancellationToken)
     {
-        _channel.Writer.TryComplete();
-        await _stop.CancelAsync().ConfigureAwait(false);
-        if (_loop is not null)
+        if (_journal is null || _thread is null || Interlocked.Exchange(ref _stopCalled, 1) == 1)
         {
-            await _loop.ConfigureAwait(false);
+            return;
+        }
+
+        _journal.Complete();
+        _stopping = true;
+        _wake.Release();
+        var finished = await Task.WhenAny(_done.Task, Task.Delay(_options.StopGrace + TimeSpan.FromSeconds(1), CancellationToken.None)).ConfigureAwait(false) == _done.Task;
+        if (finished)
+        {
+            _journal.Dispose();
+            if (_journal.PendingEvents > 0)
+            {
+                LogLeftInJournal(_logger, _journal.PendingEvents, _journal.Directory);
+            }
+        }
+        else
+        {
+            // A store call is stuck (a locked database waits for its busy timeout); the events are in the journal, which
+            // stays for the next server, and the lock goes with this process.
+            LogLeftInJournal(_logger, _journal.PendingEvents, _journal.Directory);
         }
     }
 
     public async ValueTask DisposeAsync()
     {
-        if (_loop is not null && !_loop.IsCompleted)
+        await StopAsync(CancellationToken.None).ConfigureAwait(false);
+        if (_done.Task.IsCompleted)
         {
-            await StopAsync(CancellationToken.None).ConfigureAwait(false);
+            _wake.Dispose();
         }
-
-        _stop.Dispose();
-        _wake.Dispose();
     }
 
-    private void Run(CancellationToken stop)
+    private static string NewInstanceId()
     {
-        using var timer = new PeriodicTimer(_options.FlushInterval, _options.Time);
-        Task? tick = null;
-        Task? wake = null;
-        while (!stop.IsCancellationRequested)
-        {
-            tick ??= timer.WaitForNextTickAsync(stop).AsTask();
-            wake ??= _wake.WaitAsync(stop);
-            var fired = Task.WaitAny([tick, wake], CancellationToken.None) == 0 ? tick : wake;
-            if (fired == tick)
-            {
-                tick = null;
-            }
-            else
-            {
-                wake = null;
-            }
-
-            DrainAsync().GetAwaiter().GetResult();
-        }
-
-        // Shutdown: whatever is still buffered is written (or spooled) before the process exits.
-        DrainAsync().GetAwaiter().GetResult();
+        var host = string.Concat(Environment.MachineName.Select(c => char.IsAsciiLetterOrDigit(c) ? c : '-'));
+        return string.Create(CultureInfo.InvariantCulture, $"{host}-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..8]}");
     }
 
-    private async Task DrainAsync()
+    private void Run()
     {
-        // Take the flush requests first: every event recorded before a request is already in the channel.
-        List<TaskCompletionSource>? flushes = null;
-        lock (_flushGate)
-        {
-            while (_flushes.TryDequeue(out var flush))
-            {
-                (flushes ??= []).Add(flush);
-            }
-        }
-
         try
         {
-            var batch = new List<TrackingEvent>(_backlog);
-            _backlog.Clear();
-            while (_channel.Reader.TryRead(out var e))
-            {
-                batch.Add(e);
-                if (batch.Count >= _options.MaxBatch)
-                {
-                    await WriteAsync(batch).ConfigureAwait(false);
-                    batch = [];
-                }
-            }
-
-            if (batch.Count > 0 || _spoolPending)
-            {
-                await WriteAsync(batch).ConfigureAwait(false);
-            }
+            Move();
         }
         finally
         {
-            foreach (var flush in flushes ?? [])
+            foreach (var adopted in _adopted)
             {
-                flush.TrySetResult();
+                adopted.Dispose();
+            }
+
+            _adopted.Clear();
+            lock (_flushGate)
+            {
+                foreach (var flush in _flushes)
+                {
+                    flush.Done.TrySetResult();
+                }
+
+                _flushes.Clear();
+            }
+
+            _done.TrySetResult();
+        }
+    }
+
+    private void Move()
+    {
+        var journal = _journal!;
+        var nextAdopt = DateTimeOffset.MinValue;
+        DateTimeOffset? stopDeadline = null;
+        JournalBatch? own = null;
+        while (true)
+        {
+            var now = _options.Time.GetUtcNow();
+            if (_stopping)
+            {
+                if (stopDeadline is null)
+                {
+                    // One more try at once, even when the store failed a moment ago.
+                    stopDeadline = now + _options.StopGrace;
+                    _nextStoreAttempt = DateTimeOffset.MinValue;
+                }
+            }
+            else if (now >= nextAdopt || _adoptNow)
+            {
+                _adoptNow = false;
+                var scan = Interlocked.Read(ref _adoptScans);
+                Adopt();
+                Interlocked.Exchange(ref _adoptScans, scan + 1);
+                nextAdopt = now + _journalOptions.AdoptInterval;
+            }
+
+            var failuresBefore = Interlocked.Read(ref _storeFailures);
+            var worked = false;
+            if (now >= _nextStoreAttempt)
+            {
+                try
+                {
+                    // This server's own events first; journals of gone servers when it is caught up.
+                    own ??= journal.ReadBatch(_options.MaxBatch);
+                    if (own is not null)
+                    {
+                        if (own.Events.Count == 0 || TryStore(own.Events))
+                        {
+                            journal.MarkStored(own);
+                            _metrics.Written(own.Events.Count);
+                            own = null;
+                            worked = true;
+                        }
+                    }
+                    else if (!_stopping && _adopted.Count > 0)
+                    {
+                        worked = MoveAdopted();
+                    }
+                }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+                {
+                    // Reading or deleting a journal file failed; the events are still there: try again a moment later.
+                    LogJournalReadFailed(_logger, _journalOptions.Directory, ex.Message);
+                    _nextStoreAttempt = now + TimeSpan.FromSeconds(1);
+                }
+            }
+
+            journal.Refresh();
+            if (journal.Problem is null)
+            {
+                Interlocked.Exchange(ref _refusing, 0);
+            }
+
+            var failed = Interlocked.Read(ref _storeFailures) != failuresBefore;
+            CompleteFlushes(journal);
+            if (_stopping && ((own is null && journal.PendingEvents == 0) || failed || now >= stopDeadline))
+            {
+                return;
+            }
+
+            if (!worked)
+            {
+                var wait = _options.FlushInterval;
+                var untilRetry = _nextStoreAttempt - now;
+                if (untilRetry > wait)
+                {
+                    wait = untilRetry < TimeSpan.FromSeconds(1) ? untilRetry : TimeSpan.FromSeconds(1);
+                }
+
+                _wake.Wait(wait);
             }
         }
     }
 
-    private async Task WriteAsync(List<TrackingEvent> batch)
+    private bool MoveAdopted()
     {
-        if (_spoolPending && !await TryReplayAsync().ConfigureAwait(false))
+        var adopted = _adopted[0];
+        var batch = adopted.ReadBatch(_options.MaxBatch);
+        if (batch is null)
         {
-            Spool(batch);
-            return;
-        }
-
-        if (batch.Count == 0)
-        {
-            return;
-        }
-
-        try
-        {
-            await _store.AppendEventsAsync(batch, CancellationToken.None).ConfigureAwait(false);
-            _metrics.Written(batch.Count);
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException)
-        {
-            _metrics.StoreError();
-            LogStoreFailed(_logger, batch.Count, _spool.Path, ex.Message);
-            _nextStoreAttempt = _options.Time.GetUtcNow() + _options.StoreRetryInterval;
-            Spool(batch);
-        }
-    }
-
-    private void Spool(List<TrackingEvent> batch)
-    {
-        if (batch.Count == 0)
-        {
-            return;
-        }
-
-        try
-        {
-            _spool.Append(batch);
-            _spoolPending = true;
-            _metrics.Spooled(batch.Count);
-        }
-        catch (IOException ex)
-        {
-            // Neither the store nor the disk takes them: keep them in memory and try both again next round.
-            LogSpoolFailed(_logger, batch.Count, _spool.Path, ex.Message);
-            _backlog.AddRange(batch);
-        }
-        catch (UnauthorizedAccessException ex)
-        {
-            LogSpoolFailed(_logger, batch.Count, _spool.Path, ex.Message);
-            _backlog.AddRange(batch);
-        }
-    }
-
-    /// <summary>Moves the spool into the store; false when the store is still unavailable (or it is not yet time to ask).</summary>
-    private async Task<bool> TryReplayAsync()
-    {
-        if (_options.Time.GetUtcNow() < _nextStoreAttempt)
-        {
-            return false;
-        }
-
-        try
-        {
-            var spooled = _spool.ReadAll();
-            for (var i = 0; i < spooled.Count; i += _options.MaxBatch)
-            {
-                var chunk = spooled.GetRange(i, Math.Min(_options.MaxBatch, spooled.Count - i));
-                await _store.AppendEventsAsync(chunk, CancellationToken.None).ConfigureAwait(false);
-            }
-
-            _spool.Delete();
-            _spoolPending = false;
-            _metrics.Replayed(spooled.Count);
-            _metrics.Written(spooled.Count);
-            LogReplayed(_logger, spooled.Count, _spool.Path);
+            adopted.Dispose();
+            _adopted.RemoveAt(0);
+            _held.Remove(adopted.InstanceId);
+            LogAdoptedDone(_logger, adopted.InstanceId);
             return true;
         }
-        catch (Exception ex) when (ex is not OperationCanceledException)
+
+        if (batch.Events.Count > 0 && !TryStore(batch.Events))
         {
+            return false;
+        }
+
+        adopted.MarkStored(batch);
+        _metrics.Replayed(batch.Events.Count);
+        _metrics.Written(batch.Events.Count);
+        return true;
+    }
+
+    private void Adopt()
+    {
+        try
+        {
+            foreach (var dead in AdoptedJournal.FindDead(_journalOptions.Directory, _journal!.InstanceId, _held, _journalOptions.LegacySpoolPath))
+            {
+                _held.Add(dead.InstanceId);
+                _adopted.Add(dead);
+                LogAdopting(_logger, dead.InstanceId, _journalOptions.Directory);
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            LogAdoptFailed(_logger, _journalOptions.Directory, ex.Message);
+        }
+    }
+
+    private bool TryStore(List<TrackingEvent> events)
+    {
+        try
+        {
+            _store.AppendEventsAsync(events, CancellationToken.None).GetAwaiter().GetResult();
+            if (_unavailableSince is { } since)
+            {
+                LogStoreBack(_logger, (_options.Time.GetUtcNow() - since).TotalSeconds, Pending);
+                _unavailableSince = null;
+            }
+
+            return true;
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            var now = _options.Time.GetUtcNow();
             _metrics.StoreError();
-            _nextStoreAttempt = _options.Time.GetUtcNow() + _options.StoreRetryInterval;
-            LogReplayFailed(_logger, _spool.Path, ex.Message);
+            Interlocked.Increment(ref _storeFailures);
+            var retry = _options.StoreRetryInterval > _options.FlushInterval ? _options.StoreRetryInterval : _options.FlushInterval;
+            _nextStoreAttempt = now + retry;
+            if (_unavailableSince is null || now - _lastOutageLog >= TimeSpan.FromMinutes(1))
+            {
+                _unavailableSince ??= now;
+                _lastOutageLog = now;
+                LogStoreFailed(_logger, Pending, _journalOptions.Directory, ex.Message);
+            }
+
             return false;
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "store unavailable, {Count} events spooled to {Path}: {Reason}")]
-    private static partial void LogStoreFailed(ILogger logger, int count, string path, string reason);
+    private void CompleteFlushes(EventJournal journal)
+    {
+        lock (_flushGate)
+        {
+            for (var i = _flushes.Count - 1; i >= 0; i--)
+            {
+                var flush = _flushes[i];
+                var stored = journal.StoredEvents >= flush.Target && _adopted.Count == 0 && Interlocked.Read(ref _adoptScans) > flush.AdoptScansAtRequest;
+                if (stored || Interlocked.Read(ref _storeFailures) > flush.FailuresAtRequest)
+                {
+                    flush.Done.TrySetResult();
+                    _flushes.RemoveAt(i);
+                }
+            }
+        }
+    }
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "cannot spool {Count} events to {Path}, keeping them in memory: {Reason}")]
-    private static partial void LogSpoolFailed(ILogger logger, int count, string path, string reason);
+    private sealed record FlushRequest(long Target, long FailuresAtRequest, long AdoptScansAtRequest)
+    {
+        public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "replayed {Count} spooled events from {Path}")]
-    private static partial void LogReplayed(ILogger logger, int count, string path);
+    [LoggerMessage(Level = LogLevel.Debug, Message = "event journal: {Path}")]
+    private static partial void LogJournal(ILogger logger, string path);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "store still unavailable, keeping the spool {Path}: {Reason}")]
-    private static partial void LogReplayFailed(ILogger logger, string path, string reason);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "store unavailable, {Count} events wait in the journal in {Path}: {Reason}")]
+    private static partial void LogStoreFailed(ILogger logger, long count, string path, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "store available again after {Seconds:F0} s; moving {Count} journaled events")]
+    private static partial void LogStoreBack(ILogger logger, double seconds, long count);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "refusing tracking requests (503): {Reason}")]
+    private static partial void LogRefusing(ILogger logger, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "moving the events of {Instance}, a server that is gone, from {Path}")]
+    private static partial void LogAdopting(ILogger logger, string instance, string path);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "the events of {Instance} are in the store; its journal is deleted")]
+    private static partial void LogAdoptedDone(ILogger logger, string instance);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "cannot search {Path} for journals of servers that are gone: {Reason}")]
+    private static partial void LogAdoptFailed(ILogger logger, string path, string reason);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "cannot read the event journal in {Path}, trying again: {Reason}")]
+    private static partial void LogJournalReadFailed(ILogger logger, string path, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Count} events are not yet in the store; they stay in the journal in {Path} for the next server")]
+    private static partial void LogLeftInJournal(ILogger logger, long count, string path);
 }

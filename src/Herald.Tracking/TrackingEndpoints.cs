@@ -27,7 +27,7 @@ internal static class TrackingEndpoints
         app.MapMethods("/o/{token}", [HttpMethods.Get, HttpMethods.Head], OpenAsync);
         app.MapGet("/u/{token}", UnsubscribePage);
         app.MapPost("/u/{token}", UnsubscribeAsync);
-        app.MapGet("/healthz", () => TypedResults.Text("ok"));
+        app.MapGet("/healthz", Health);
         app.MapGet("/metrics", (PrometheusExporter exporter) => TypedResults.Text(exporter.Render(), "text/plain; version=0.0.4; charset=utf-8"));
     }
 
@@ -42,7 +42,12 @@ internal static class TrackingEndpoints
             return NotFound();
         }
 
-        events.Record(CreateEvent(TrackingEventKind.Click, verified, context));
+        if (!await events.RecordAsync(CreateEvent(TrackingEventKind.Click, verified, context)).ConfigureAwait(false))
+        {
+            metrics.Request(Endpoint.Click, ok: false);
+            return Unavailable(context, events);
+        }
+
         context.Response.Headers.CacheControl = "no-store";
         context.Response.Headers["Referrer-Policy"] = "no-referrer";
         metrics.Request(Endpoint.Click, ok: true);
@@ -60,7 +65,12 @@ internal static class TrackingEndpoints
             return NotFound();
         }
 
-        events.Record(CreateEvent(TrackingEventKind.Open, verified, context));
+        if (!await events.RecordAsync(CreateEvent(TrackingEventKind.Open, verified, context)).ConfigureAwait(false))
+        {
+            metrics.Request(Endpoint.Open, ok: false);
+            return Unavailable(context, events);
+        }
+
         context.Response.Headers.CacheControl = "no-store, no-cache, must-revalidate, private";
         context.Response.Headers.Pragma = "no-cache";
         metrics.Request(Endpoint.Open, ok: true);
@@ -108,10 +118,34 @@ internal static class TrackingEndpoints
             return body;
         }
 
-        events.Record(CreateEvent(TrackingEventKind.Unsubscribe, verified, context));
+        if (!await events.RecordAsync(CreateEvent(TrackingEventKind.Unsubscribe, verified, context)).ConfigureAwait(false))
+        {
+            metrics.Request(Endpoint.Unsubscribe, ok: false);
+            return Unavailable(context, events);
+        }
+
         metrics.Request(Endpoint.Unsubscribe, ok: true);
         return TypedResults.Content(Page("Unsubscribed", "<h1>You are unsubscribed</h1><p>You will not receive these emails any more.</p>"),
             "text/html; charset=utf-8");
+    }
+
+    /// <summary>503 while the journal cannot take events, so that a load balancer sends tracking requests to another copy.</summary>
+    public static Results<ContentHttpResult, ProblemHttpResult> Health(EventPipeline events, HttpContext context) =>
+        events.Problem is null ? TypedResults.Text("ok") : Unavailable(context, events);
+
+    /// <summary>
+    /// The event could not be journaled: the request is not answered as if it were recorded (a redirect would be an
+    /// answered click that no store will ever see); the client may try again, here or at another copy.
+    /// </summary>
+    private static ProblemHttpResult Unavailable(HttpContext context, EventPipeline events)
+    {
+        context.Response.Headers.RetryAfter = "5";
+        return TypedResults.Problem(new ProblemDetails
+        {
+            Status = StatusCodes.Status503ServiceUnavailable,
+            Title = "Service unavailable",
+            Detail = events.Problem is null ? "Try again in a moment." : "This server cannot record requests right now; try again in a moment.",
+        });
     }
 
     /// <summary>

@@ -28,31 +28,31 @@ internal sealed class TrackingMetrics : IDisposable
 
     private readonly long[] _requests = new long[EndpointNames.Length * 2];
     private readonly long[] _buckets = new long[Bounds.Length + 1];
-    private readonly Func<long> _pending;
+    private readonly Func<JournalGauges> _journal;
     private long _latencyTicks;
     private long _latencyCount;
-    private long _buffered;
     private long _written;
-    private long _spooled;
     private long _replayed;
+    private long _refused;
     private long _storeErrors;
     private long _otherUnknownKeys;
 
     /// <summary>Refused tokens per unknown key id; bounded, since anyone can make up key ids.</summary>
     private readonly ConcurrentDictionary<uint, StrongBox<long>> _unknownKeys = new();
 
-    public TrackingMetrics(Func<long> pending)
+    public TrackingMetrics(Func<JournalGauges> journal)
     {
-        _pending = pending;
+        _journal = journal;
         Meter = new Meter(MeterName);
         Meter.CreateObservableCounter("herald_tracking_requests_total", ObserveRequests, description: "Requests by endpoint and outcome (ok or rejected).");
-        Meter.CreateObservableCounter("herald_events_buffered_total", () => Volatile.Read(ref _buffered), description: "Events accepted into the write buffer.");
-        Meter.CreateObservableCounter("herald_events_written_total", () => Volatile.Read(ref _written), description: "Events written to the store.");
-        Meter.CreateObservableCounter("herald_events_spooled_total", () => Volatile.Read(ref _spooled), description: "Events written to the spool file while the store was unavailable.");
-        Meter.CreateObservableCounter("herald_events_replayed_total", () => Volatile.Read(ref _replayed), description: "Spooled events replayed into the store.");
+        Meter.CreateObservableCounter("herald_events_journaled_total", () => _journal().Journaled, description: "Events written to this server's journal (each before its request was answered).");
+        Meter.CreateObservableCounter("herald_events_written_total", () => Volatile.Read(ref _written), description: "Events moved to the store.");
+        Meter.CreateObservableCounter("herald_events_replayed_total", () => Volatile.Read(ref _replayed), description: "Events moved to the store from journals that servers which are gone left behind.");
+        Meter.CreateObservableCounter("herald_events_refused_total", () => Volatile.Read(ref _refused), description: "Tracking requests answered 503 because the journal could not take their event (full, disk full).");
         Meter.CreateObservableCounter("herald_store_errors_total", () => Volatile.Read(ref _storeErrors), description: "Failed store writes.");
         Meter.CreateObservableCounter("herald_tracking_unknown_key_total", ObserveUnknownKeys, description: "Well-formed tokens refused because no key of this server has their key id (mail signed with another secret).");
-        Meter.CreateObservableGauge("herald_events_pending", () => _pending(), description: "Events waiting in memory for the next batch.");
+        Meter.CreateObservableGauge("herald_events_pending", () => _journal().Pending, description: "Events in the journal not yet in the store.");
+        Meter.CreateObservableGauge("herald_journal_bytes", () => _journal().Bytes, description: "Size of this server's journal on disk.");
         Meter.CreateObservableCounter("herald_redirect_duration_seconds_bucket", ObserveBuckets, description: "Redirect handling time (cumulative buckets).");
         Meter.CreateObservableCounter("herald_redirect_duration_seconds_sum", () => Stopwatch.GetElapsedTime(0, Volatile.Read(ref _latencyTicks)).TotalSeconds);
         Meter.CreateObservableCounter("herald_redirect_duration_seconds_count", () => Volatile.Read(ref _latencyCount));
@@ -101,11 +101,9 @@ internal sealed class TrackingMetrics : IDisposable
         return ReferenceEquals(box, added);
     }
 
-    public void Buffered() => Interlocked.Increment(ref _buffered);
-
     public void Written(int count) => Interlocked.Add(ref _written, count);
 
-    public void Spooled(int count) => Interlocked.Add(ref _spooled, count);
+    public void Refused() => Interlocked.Increment(ref _refused);
 
     public void Replayed(int count) => Interlocked.Add(ref _replayed, count);
 
@@ -143,3 +141,6 @@ internal sealed class TrackingMetrics : IDisposable
         }
     }
 }
+
+/// <summary>What the metrics read from the journal when scraped.</summary>
+internal readonly record struct JournalGauges(long Journaled, long Pending, long Bytes);

@@ -44,7 +44,11 @@ public static class TrackingServer
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(options.Signer);
         builder.Services.AddSingleton<CampaignDirectory>();
-        builder.Services.AddSingleton(sp => new TrackingMetrics(() => sp.GetRequiredService<EventPipeline>().Pending));
+        builder.Services.AddSingleton(sp => new TrackingMetrics(() =>
+        {
+            var events = sp.GetRequiredService<EventPipeline>();
+            return new JournalGauges(events.Journaled, events.Pending, events.JournalBytes);
+        }));
         builder.Services.AddSingleton(sp => new PrometheusExporter(sp.GetRequiredService<TrackingMetrics>().Meter));
         builder.Services.AddSingleton<EventPipeline>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<EventPipeline>());
@@ -66,7 +70,7 @@ public static class TrackingServer
         return [.. app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? []];
     }
 
-    /// <summary>Writes every event recorded so far to the store (or the spool); for tests and orderly shutdown.</summary>
+    /// <summary>Moves every event journaled so far to the store (returns early when the store fails); for tests.</summary>
     public static Task FlushAsync(WebApplication app, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(app);

@@ -1,4 +1,5 @@
 using Herald.Store;
+using Herald.Tracking.Journal;
 
 namespace Herald.Tracking;
 
@@ -14,8 +15,8 @@ public sealed class TrackingServerOptions
     /// <summary>The delivery ledger: campaign list, funnel, unknown-campaign check. Null: every signed campaign is accepted.</summary>
     public IDeliveryStore? Ledger { get; init; }
 
-    /// <summary>Append-only file that keeps events while the store is unavailable; replayed on start and recovery.</summary>
-    public required string SpoolPath { get; init; }
+    /// <summary>The event journal: every event is in it before its request is answered, and moved to the store from it.</summary>
+    public required JournalOptions Journal { get; init; }
 
     /// <summary>Addresses to listen on, for example <c>http://127.0.0.1:8080</c>; port 0 picks a free port.</summary>
     public IReadOnlyList<string> Urls { get; init; } = ["http://127.0.0.1:8080"];
@@ -23,8 +24,11 @@ public sealed class TrackingServerOptions
     /// <summary>The dashboard's password; null disables the dashboard (tracking endpoints stay up).</summary>
     public string? DashboardToken { get; init; }
 
-    /// <summary>Longest time an event waits in memory before it is written (the bound is 1 s). Short, so that each batch holds the writer thread for a few ms only: 250 ms batches made a ~25 ms p99 at 50k clicks/s.</summary>
+    /// <summary>Longest time a journaled event waits before it is moved to the store. Short, so that each batch holds the store for a few ms only: 250 ms batches made a ~25 ms p99 at 50k clicks/s.</summary>
     public TimeSpan FlushInterval { get; init; } = TimeSpan.FromMilliseconds(25);
+
+    /// <summary>On stop, how long the store may take the rest of the journal; what it has not taken by then stays in the journal for the next server.</summary>
+    public TimeSpan StopGrace { get; init; } = TimeSpan.FromSeconds(1);
 
     /// <summary>Most events per store transaction.</summary>
     public int MaxBatch { get; init; } = 10_000;

@@ -34,6 +34,8 @@ internal static class HeraldProcess
         // The store rule ends in the user's data folder: give every test its own, so no test reads another's store
         // (or the developer's).
         start.Environment["XDG_DATA_HOME"] = DataHome();
+        // serve's event journal for a PostgreSQL store lives in the state folder: the test's own too.
+        start.Environment["XDG_STATE_HOME"] = Path.Combine(DataHome(), "state");
         start.Environment.Remove("HERALD_DASHBOARD_TOKEN");
         if (environment is not null)
         {
@@ -94,6 +96,36 @@ internal static class HeraldProcess
         Assert.NotNull(line);
         Assert.StartsWith(prefix, line, StringComparison.Ordinal);
         return int.Parse(line[prefix.Length..], CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>Complete lines of a file another process is appending to (a sink's log); 0 when it does not exist yet.</summary>
+    public static int CountLines(string path)
+    {
+        if (!File.Exists(path))
+        {
+            return 0;
+        }
+
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        using var reader = new StreamReader(stream);
+        var count = 0;
+        while (reader.ReadLine() is { Length: > 0 })
+        {
+            count++;
+        }
+
+        return count;
+    }
+
+    /// <summary>Holds a SQLite database with <c>BEGIN EXCLUSIVE</c> until the connection is disposed: every other writer waits, then fails busy.</summary>
+    public static async Task<Microsoft.Data.Sqlite.SqliteConnection> LockSqliteAsync(string database)
+    {
+        var connection = new Microsoft.Data.Sqlite.SqliteConnection(new Microsoft.Data.Sqlite.SqliteConnectionStringBuilder { DataSource = database, Pooling = false }.ToString());
+        await connection.OpenAsync(TestContext.Current.CancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "BEGIN EXCLUSIVE;";
+        await command.ExecuteNonQueryAsync(TestContext.Current.CancellationToken);
+        return connection;
     }
 
     public static void KillQuietly(Process process)

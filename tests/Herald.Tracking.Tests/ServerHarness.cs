@@ -1,7 +1,9 @@
 using System.Net;
 using Herald.Sqlite;
 using Herald.Store;
+using Herald.Tracking.Journal;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Herald.Tracking.Tests;
 
@@ -25,7 +27,20 @@ internal sealed class ServerHarness : IAsyncDisposable
 
     public string DbPath => Path.Combine(Directory, "herald.db");
 
-    public string SpoolPath => Path.Combine(Directory, "herald.db.spool");
+    public string JournalDirectory => Path.Combine(Directory, "herald.db.journal");
+
+    /// <summary>The journal files (locks and event files) in the folder, of any server.</summary>
+    public string[] JournalFiles() =>
+        System.IO.Directory.Exists(JournalDirectory) ? [.. System.IO.Directory.GetFiles(JournalDirectory).Select(Path.GetFileName).Order(StringComparer.Ordinal)!] : [];
+
+    /// <summary>Every event line in the journal's event files (of this server only, when <paramref name="own"/>).</summary>
+    public int JournalLines(bool own = false) =>
+        System.IO.Directory.Exists(JournalDirectory)
+            ? System.IO.Directory.GetFiles(JournalDirectory, own ? InstanceId + ".*.events" : "*.events").Sum(f => File.ReadAllLines(f).Count(l => l.Length > 0))
+            : 0;
+
+    /// <summary>This server's journal instance id (the stem of its files).</summary>
+    public string InstanceId => Path.GetFileNameWithoutExtension(App.Services.GetRequiredService<EventPipeline>().JournalLockPath!);
 
     public WebApplication App { get; }
 
@@ -50,7 +65,8 @@ internal sealed class ServerHarness : IAsyncDisposable
         int sent = 3,
         string? dashboardToken = null,
         Func<ITrackingStore, ITrackingStore>? wrapStore = null,
-        string? directory = null)
+        string? directory = null,
+        Func<JournalOptions, JournalOptions>? journal = null)
     {
         var ct = TestContext.Current.CancellationToken;
         var dir = directory ?? System.IO.Directory.CreateTempSubdirectory("herald-serve-").FullName;
@@ -69,7 +85,8 @@ internal sealed class ServerHarness : IAsyncDisposable
             Signer = Signer,
             Store = store,
             Ledger = ledger,
-            SpoolPath = Path.Combine(dir, "herald.db.spool"),
+            Journal = journal?.Invoke(new JournalOptions { Directory = Path.Combine(dir, "herald.db.journal") })
+                ?? new JournalOptions { Directory = Path.Combine(dir, "herald.db.journal") },
             Urls = ["http://127.0.0.1:0"],
             DashboardToken = dashboardToken,
             StoreRetryInterval = TimeSpan.Zero,
@@ -179,8 +196,14 @@ internal sealed class FlakyStore(ITrackingStore inner) : ITrackingStore
 {
     public volatile bool Broken;
 
-    public Task<int> AppendEventsAsync(IReadOnlyList<TrackingEvent> events, CancellationToken cancellationToken) =>
-        Broken ? throw new StoreException("database is locked (test)") : inner.AppendEventsAsync(events, cancellationToken);
+    /// <summary>How many append calls reached the store (successful or not).</summary>
+    public int Appends;
+
+    public Task<int> AppendEventsAsync(IReadOnlyList<TrackingEvent> events, CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref Appends);
+        return Broken ? throw new StoreException("database is locked (test)") : inner.AppendEventsAsync(events, cancellationToken);
+    }
 
     public Task MigrateAsync(CancellationToken cancellationToken) => inner.MigrateAsync(cancellationToken);
 

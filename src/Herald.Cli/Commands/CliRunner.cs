@@ -33,6 +33,11 @@ internal static class CliRunner
 
             return Invalid;
         }
+        catch (StoreException ex) when (ex.IsTransient)
+        {
+            Console.Error.WriteLine($"error: the store is unavailable: {ex.Message}. Nothing was changed; run the command again once the store is back.");
+            return StoreUnavailable;
+        }
         catch (HeraldException ex)
         {
             Console.Error.WriteLine($"error: {ex.Message}");

@@ -43,7 +43,7 @@ internal static class DemoCommand
                     SampleCampaign.Write(folder, count, $"smtp://127.0.0.1:{sink.Port.ToString(CultureInfo.InvariantCulture)}", 20);
                     var campaignFile = Path.Combine(folder, "campaign.yml");
                     Console.WriteLine($"demo: {count} recipients in {folder}; capture sink on 127.0.0.1:{sink.Port}");
-                    var code = await SendRunner.RunAsync(campaignFile, Path.Combine(folder, "herald.db"), resetInDoubt: false, stop).ConfigureAwait(false);
+                    var code = await SendRunner.RunAsync(campaignFile, Path.Combine(folder, "herald.db"), new SendRequest(), stop).ConfigureAwait(false);
                     Console.WriteLine($"demo: the capture sink received {sink.Count} message(s).");
                     if (kept)
                     {

@@ -28,6 +28,7 @@ internal static class RetryCommand
             db,
             verbose,
         };
+        var tuning = SendTuning.AddOptions(command);
         command.SetAction((result, stop) => CliRunner.RunAsync(async () =>
         {
             var retryInDoubt = result.GetValue(inDoubt);
@@ -63,7 +64,7 @@ internal static class RetryCommand
                 filter = parsed;
             }
 
-            var request = new SendRequest(ResetInDoubt: retryInDoubt, ResetFailed: retryFailed, FailedCodes: filter, Verbose: result.GetValue(verbose));
+            var request = new SendRequest(ResetInDoubt: retryInDoubt, ResetFailed: retryFailed, FailedCodes: filter, Verbose: result.GetValue(verbose), Tuning: tuning(result));
             return await SendRunner.RunAsync(result.GetValue(campaign)!, result.GetValue(db), request, stop).ConfigureAwait(false);
         }));
         return command;

@@ -25,6 +25,7 @@ internal static class SendCommand
             asRecipient,
             verbose,
         };
+        var tuning = SendTuning.AddOptions(command);
         command.SetAction((result, stop) => CliRunner.RunAsync(() =>
         {
             if (result.GetValue(to) is { } seeds)
@@ -37,7 +38,7 @@ internal static class SendCommand
                 throw new HeraldException("--as only goes with --to (a test send).");
             }
 
-            return SendRunner.RunAsync(result.GetValue(campaign)!, result.GetValue(db), new SendRequest(Verbose: result.GetValue(verbose)), stop);
+            return SendRunner.RunAsync(result.GetValue(campaign)!, result.GetValue(db), new SendRequest(Verbose: result.GetValue(verbose), Tuning: tuning(result)), stop);
         }));
         return command;
     }

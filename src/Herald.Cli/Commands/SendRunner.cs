@@ -12,14 +12,12 @@ namespace Herald.Cli.Commands;
 /// <param name="ResetInDoubt">Operator decision: in-doubt recipients are sent again (duplicates accepted).</param>
 /// <param name="ResetFailed">Operator decision: failed recipients are sent again; with <paramref name="FailedCodes"/> only those whose last reply matches.</param>
 /// <param name="Verbose">Log each relay's SMTP conversation (no bodies, no credentials) to stderr.</param>
-internal sealed record SendRequest(bool ResetInDoubt = false, bool ResetFailed = false, ReplyCodeFilter? FailedCodes = null, bool Verbose = false);
+/// <param name="Tuning">The lease and the store-outage deadline; null for the defaults.</param>
+internal sealed record SendRequest(bool ResetInDoubt = false, bool ResetFailed = false, ReplyCodeFilter? FailedCodes = null, bool Verbose = false, SendTuning? Tuning = null);
 
 /// <summary>What send, retry and demo share: plan if needed, run the engine, show progress, map the result to an exit code.</summary>
 internal static class SendRunner
 {
-    public static Task<int> RunAsync(string campaignFile, string? db, bool resetInDoubt, CancellationToken stopToken) =>
-        RunAsync(campaignFile, db, new SendRequest(ResetInDoubt: resetInDoubt), stopToken);
-
     public static async Task<int> RunAsync(string campaignFile, string? db, SendRequest request, CancellationToken stopToken)
     {
         // System.CommandLine turns SIGINT/SIGTERM into this token (and keeps the process alive for Program's
@@ -55,11 +53,14 @@ internal static class SendRunner
                     : $"{reset} failed recipient(s) whose last reply matches {codes.Text} will be sent again.");
             }
 
+            var tuning = request.Tuning ?? SendTuning.Default;
             var options = new DeliveryEngineOptions
             {
                 Dkim = session.Dkim,
                 State = stores.State,
                 Transcript = request.Verbose ? new ConsoleTranscript() : null,
+                Lease = tuning.Lease,
+                StoreOutageTimeout = tuning.StoreOutageTimeout,
             };
             var engine = new DeliveryEngine(campaign, store, session.Compiled, suppression, options);
             var result = await RunWithProgressAsync(engine, stopToken).ConfigureAwait(false);
@@ -69,6 +70,7 @@ internal static class SendRunner
                 DeliveryStop.Completed => CliRunner.Ok,
                 DeliveryStop.Unreachable => CliRunner.Unreachable,
                 DeliveryStop.Paused => CliRunner.Paused,
+                DeliveryStop.StoreUnavailable => CliRunner.StoreUnavailable,
                 _ => CliRunner.Incomplete,
             };
         }
@@ -115,9 +117,25 @@ internal static class SendRunner
             p.Remaining.ToString("N0", CultureInfo.InvariantCulture),
             $"{rate:N0}/s",
             Eta(p, rate));
+        var caption = new List<string>();
         if (p.RelaysDown > 0)
         {
-            table.Caption($"[yellow]{p.RelaysDown} relay(s) not usable: {Markup.Escape(RelayProblems(p))}[/]");
+            caption.Add($"[yellow]{p.RelaysDown} relay(s) not usable: {Markup.Escape(RelayProblems(p))}[/]");
+        }
+
+        if (p.Store is { } store)
+        {
+            caption.Add($"[yellow]{Markup.Escape(store)}[/]");
+        }
+
+        if (WorkersSummary(p) is { } workers)
+        {
+            caption.Add(Markup.Escape(workers));
+        }
+
+        if (caption.Count > 0)
+        {
+            table.Caption(string.Join("\n", caption));
         }
 
         return table;
@@ -127,7 +145,22 @@ internal static class SendRunner
     {
         var rate = Rate(p);
         return string.Create(CultureInfo.InvariantCulture,
-            $"sent={p.Sent} failed={p.Failed} in_doubt={p.InDoubt} skipped={p.Skipped} remaining={p.Remaining} rate={rate:F0}/s eta={Eta(p, rate)}{(p.RelaysDown > 0 ? $" relays_down={p.RelaysDown} ({RelayProblems(p)})" : "")}");
+            $"sent={p.Sent} failed={p.Failed} in_doubt={p.InDoubt} skipped={p.Skipped} remaining={p.Remaining} rate={rate:F0}/s eta={Eta(p, rate)}{(p.RelaysDown > 0 ? $" relays_down={p.RelaysDown} ({RelayProblems(p)})" : "")}"
+            + $"{(p.Lost > 0 ? $" lost={p.Lost}" : "")}{(WorkersSummary(p) is { } workers ? " " + workers : "")}{(p.Store is { } store ? $" store: {store}" : "")}");
+    }
+
+    /// <summary><c>workers=3 [ID on HOST held=120 renewed=2s ago, …]</c>; null for a sender alone on its campaign.</summary>
+    private static string? WorkersSummary(DeliveryProgress p)
+    {
+        if (p.Workers is not { Count: > 1 } workers)
+        {
+            return null;
+        }
+
+        var now = DateTimeOffset.UtcNow;
+        var each = workers.Select(w => string.Create(CultureInfo.InvariantCulture,
+            $"{w.WorkerId} on {w.Host} held={w.RowsHeld} renewed={Math.Max(0, (now - w.LastRenewalAt).TotalSeconds):F0}s ago{(w.Live ? "" : " (lease expired)")}"));
+        return $"workers={workers.Count(w => w.Live)} [{string.Join(", ", each)}]";
     }
 
     /// <summary>Each relay that is not up, with its last reply or error: <c>smtp-1: connection refused</c>.</summary>
@@ -158,6 +191,12 @@ internal static class SendRunner
             $"campaign {campaignId}: total={c.Total} sent={c.Sent} failed={c.Failed} in_doubt={c.InDoubt} skipped={c.Skipped} pending={c.Pending}"));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"this run: {progress.SentThisRun} sent in {progress.Elapsed.TotalSeconds:F1}s ({Rate(progress):F0}/s), {result.Commits} group commits"));
+        if (progress.Lost > 0)
+        {
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{progress.Lost} recipient(s) claimed by this run were taken over by another sender (this one's lease ran out) and not sent by this one."));
+        }
+
         switch (result.Stop)
         {
             case DeliveryStop.Stopped:
@@ -169,6 +208,9 @@ internal static class SendRunner
             case DeliveryStop.Paused:
                 Console.Error.WriteLine($"paused: {result.Reason}");
                 Console.Error.WriteLine($"nothing was marked failed for it ({c.Pending} recipient(s) pending); fix it, then run 'herald send' again to continue.");
+                break;
+            case DeliveryStop.StoreUnavailable:
+                Console.Error.WriteLine($"error: {result.Reason}. Nothing was sent without a durable mark; what was in flight is in_doubt at most. Run 'herald send' again to resume once the store is back.");
                 break;
         }
     }

@@ -1,6 +1,8 @@
 using System.CommandLine;
 using Herald.Cli.Stores;
+using Herald.Prepare;
 using Herald.Tracking;
+using Herald.Tracking.Journal;
 
 namespace Herald.Cli.Commands;
 
@@ -22,15 +24,31 @@ internal static class ServeCommand
             Description = "Environment variable holding the dashboard password; the dashboard is off when it is unset.",
             DefaultValueFactory = _ => DashboardTokenVariable,
         };
-        var spool = new Option<string?>("--spool") { Description = "Spool file for events while the store is unavailable. Default: the database path + .spool." };
+        var journal = new Option<string?>("--journal")
+        {
+            Description = "Folder of the event journals (each event is on disk there before its request is answered). Several servers may share it. "
+                + "Default: the database path + .journal.",
+        };
+        var journalMax = new Option<string>("--journal-max-size")
+        {
+            Description = "Most events this server keeps on disk while the store cannot take them; past it, tracking requests get 503.",
+            DefaultValueFactory = _ => "1GB",
+        };
         var command = new Command("serve", "Answer tracking links (clicks, opens, one-click unsubscribe) and serve the dashboard.")
         {
-            db, urls, tokenEnv, spool,
+            db, urls, tokenEnv, journal, journalMax,
         };
         command.SetAction((result, ct) => CliRunner.RunAsync(async () =>
         {
             var location = StoreLocator.Resolve(result.GetValue(db), campaignFile: null);
             Console.WriteLine(location.Line);
+            var maxSize = result.GetValue(journalMax);
+            if (!PrepareOptions.TryParseSize(maxSize, out var maxBytes) || maxBytes < 1024 * 1024)
+            {
+                throw new HeraldException($"--journal-max-size: '{maxSize}' is not a size of at least 1MB (examples: 512MB, 2GB)");
+            }
+
+            var journalDirectory = Path.GetFullPath(result.GetValue(journal) ?? JournalLocation.Default(location));
             var token = Environment.GetEnvironmentVariable(result.GetValue(tokenEnv)!);
             // serve only verifies: a key it made up would match no link in the mail sent, so it never creates one.
             var signer = TokenSigner.FromEnvironment(createKeyFile: false);
@@ -44,7 +62,14 @@ internal static class ServeCommand
                         Signer = signer,
                         Store = stores.Tracking,
                         Ledger = stores.Delivery,
-                        SpoolPath = result.GetValue(spool) ?? DefaultSpool(location),
+                        Journal = new JournalOptions
+                        {
+                            Directory = journalDirectory,
+                            MaxBytes = maxBytes,
+                            FlushToDisk = JournalLocation.FlushToDisk,
+                            // What a server of an earlier version left in its spool is moved too.
+                            LegacySpoolPath = LegacySpool(location),
+                        },
                         Urls = result.GetValue(urls)!.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
                         DashboardToken = string.IsNullOrEmpty(token) ? null : token,
                     });
@@ -65,6 +90,7 @@ internal static class ServeCommand
                         }
 
                         Console.WriteLine($"tracking {signer.Describe()}");
+                        Console.WriteLine($"event journal: {journalDirectory}");
                         Console.WriteLine(token is { Length: > 0 }
                             ? "dashboard: enabled at /"
                             : $"dashboard: disabled (set {result.GetValue(tokenEnv)} to enable it)");
@@ -78,7 +104,7 @@ internal static class ServeCommand
                             // Ctrl-C or SIGTERM: the normal way to stop a server.
                         }
 
-                        // Stopping flushes every buffered event to the store (or the spool).
+                        // Stopping moves what the store takes within a second; the rest stays in the journal for the next server.
                         await app.StopAsync(CancellationToken.None).ConfigureAwait(false);
                         Console.WriteLine("stopped.");
                         return CliRunner.Ok;
@@ -89,7 +115,8 @@ internal static class ServeCommand
         return command;
     }
 
-    private static string DefaultSpool(StoreLocation location) =>
+    /// <summary>Where a server of an earlier version kept events the store could not take.</summary>
+    private static string LegacySpool(StoreLocation location) =>
         location.Kind == StoreKind.Sqlite
             ? location.Address + ".spool"
             : Path.Combine(StoreLocator.UserDataFolder(), "herald", "serve.spool");

@@ -13,7 +13,7 @@ internal static class StatusCommand
     public static Command Create()
     {
         var campaign = new Argument<string>("campaign") { Description = "The campaign file (campaign.yml)." };
-        var json = new Option<bool>("--json") { Description = "Print JSON: store, campaign, the counts per state, state (paused, complete, in_progress, not_started), reason, paused_since, relays." };
+        var json = new Option<bool>("--json") { Description = "Print JSON: store, campaign, the counts per state, state (paused, complete, in_progress, not_started), reason, paused_since, relays, workers." };
         var db = DbOption.Create();
         var command = new Command("status", "Counts of recipients per delivery state.") { campaign, json, db };
         command.SetAction((result, ct) => CliRunner.RunAsync(async () =>
@@ -30,6 +30,7 @@ internal static class StatusCommand
                     : c.Total > 0 && c.AllFinal ? "complete"
                     : c.Sent + c.Failed + c.InDoubt + c.Sending > 0 ? "in_progress"
                     : "not_started";
+                var workers = await stores.Delivery.ListWorkersAsync(loaded.Id, ct).ConfigureAwait(false);
                 if (result.GetValue(json))
                 {
                     var document = new Dictionary<string, object?>
@@ -53,6 +54,19 @@ internal static class StatusCommand
                             ["last_reply"] = r.LastReply,
                             ["last_error"] = r.LastError,
                             ["since"] = r.State == RelayHealthState.Unknown ? null : r.Since,
+                        }).ToList(),
+                        // Every sender of the campaign; a dead one (live: false) keeps its rows until lease_until, when any
+                        // live sender takes them over (pending rows back to the pool, sending rows in_doubt).
+                        ["workers"] = workers.Select(w => new Dictionary<string, object>
+                        {
+                            ["id"] = w.WorkerId,
+                            ["host"] = w.Host,
+                            ["pid"] = w.ProcessId,
+                            ["rows_held"] = w.RowsHeld,
+                            ["started_at"] = w.StartedAt.ToString("O", CultureInfo.InvariantCulture),
+                            ["last_renewal"] = w.LastRenewalAt.ToString("O", CultureInfo.InvariantCulture),
+                            ["lease_until"] = w.LeaseUntil.ToString("O", CultureInfo.InvariantCulture),
+                            ["live"] = w.Live,
                         }).ToList(),
                     };
                     Console.WriteLine(JsonSerializer.Serialize(document));
@@ -87,6 +101,23 @@ internal static class StatusCommand
                 }
 
                 AnsiConsole.Write(relayTable);
+
+                if (workers.Count > 0)
+                {
+                    var senders = new Table().AddColumns("sender", "host", "pid", "rows held", "last renewal", "lease until", "state");
+                    foreach (var w in workers)
+                    {
+                        senders.AddRow(new object[]
+                        {
+                            w.WorkerId, w.Host, w.ProcessId, w.RowsHeld,
+                            w.LastRenewalAt.ToString("u", CultureInfo.InvariantCulture), w.LeaseUntil.ToString("u", CultureInfo.InvariantCulture),
+                            w.Live ? "live" : "lease expired: its rows are taken over by the next live sender",
+                        }.Select(v => Markup.Escape(Convert.ToString(v, CultureInfo.InvariantCulture)!)).ToArray());
+                    }
+
+                    AnsiConsole.Write(senders);
+                }
+
                 return CliRunner.Ok;
             }
         }));

@@ -24,16 +24,29 @@ public enum DeliveryStop
     /// pause is recorded in the store with its reason; nothing was marked failed for it; a new run continues.
     /// </summary>
     Paused,
+
+    /// <summary>
+    /// The store stayed unavailable past <see cref="DeliveryEngineOptions.StoreOutageTimeout"/>; nothing was sent without
+    /// a durable mark, and a new run resumes (what was in flight is in_doubt at most).
+    /// </summary>
+    StoreUnavailable,
 }
 
 /// <summary>The end of a run.</summary>
-/// <param name="Reason">For <see cref="DeliveryStop.Paused"/> and <see cref="DeliveryStop.Unreachable"/>: why, naming each relay and its last reply or error.</param>
+/// <param name="Reason">
+/// For <see cref="DeliveryStop.Paused"/> and <see cref="DeliveryStop.Unreachable"/>: why, naming each relay and its last
+/// reply or error; for <see cref="DeliveryStop.StoreUnavailable"/>: the store's last error.
+/// </param>
 /// <param name="Resumed">The pause this run cleared when it started, if the campaign was paused.</param>
 public sealed record DeliveryResult(DeliveryStop Stop, StateCounts Counts, int RecoveredInDoubt, long Commits, string? Reason = null, CampaignPause? Resumed = null);
 
 /// <summary>A snapshot for progress displays.</summary>
 /// <param name="Relays">Every relay's health: the progress line names the reason of each one that is not up.</param>
-public sealed record DeliveryProgress(long Total, long Sent, long Failed, long InDoubt, long Skipped, long Remaining, long SentThisRun, TimeSpan Elapsed, int RelaysDown, IReadOnlyList<RelayHealth>? Relays = null);
+/// <param name="Store">Why sending is paused for the store (unavailable, not answering), or null.</param>
+/// <param name="Workers">The campaign's senders as the store last listed them (this one included).</param>
+/// <param name="Lost">Rows this worker lost to another before finishing them (dropped unsent).</param>
+public sealed record DeliveryProgress(long Total, long Sent, long Failed, long InDoubt, long Skipped, long Remaining, long SentThisRun, TimeSpan Elapsed, int RelaysDown,
+    IReadOnlyList<RelayHealth>? Relays = null, string? Store = null, IReadOnlyList<WorkerStatus>? Workers = null, long Lost = 0);
 
 /// <summary>Knobs of the engine that are not part of the campaign file.</summary>
 public sealed class DeliveryEngineOptions
@@ -41,8 +54,11 @@ public sealed class DeliveryEngineOptions
     /// <summary>This sender's identity; every state change is fenced by it.</summary>
     public string WorkerId { get; init; } = $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid():N}";
 
-    /// <summary>How long a claim holds rows; renewed while the sender lives.</summary>
-    public TimeSpan Lease { get; init; } = TimeSpan.FromMinutes(2);
+    /// <summary>How long a claim holds rows; renewed (every third of it) while the sender lives. A dead sender's rows are taken over once it runs out.</summary>
+    public TimeSpan Lease { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long the store may stay unavailable (sending paused) before the run ends with <see cref="DeliveryStop.StoreUnavailable"/>.</summary>
+    public TimeSpan StoreOutageTimeout { get; init; } = TimeSpan.FromMinutes(10);
 
     /// <summary>Rows claimed per store round trip (0: twice the number of connections, at least 64).</summary>
     public int ClaimBatch { get; init; }
@@ -119,17 +135,17 @@ public sealed partial class DeliveryEngine
             return new DeliveryProgress(0, 0, 0, 0, 0, 0, 0, TimeSpan.Zero, 0);
         }
 
-        var sent = initial.Sent + Interlocked.Read(ref _sent);
-        var failed = initial.Failed + Interlocked.Read(ref _failed);
-        var inDoubt = initial.InDoubt + Interlocked.Read(ref _inDoubt);
-        var skipped = initial.Skipped + Interlocked.Read(ref _skipped);
+        var (total, sent, failed, inDoubt, skipped) = CurrentCounts(initial);
         return new DeliveryProgress(
-            initial.Total, sent, failed, inDoubt, skipped,
-            initial.Total - sent - failed - inDoubt - skipped,
+            total, sent, failed, inDoubt, skipped,
+            total - sent - failed - inDoubt - skipped,
             Interlocked.Read(ref _sentThisRun),
             _time.GetElapsedTime(_startTimestamp),
             _relays.Count(r => r.Breaker.IsOpen || r.IsOutOfRotation),
-            [.. _relays.Select(r => r.Health)]);
+            [.. _relays.Select(r => r.Health)],
+            _guard?.Problem,
+            _workers,
+            LostRows);
     }
 
     /// <summary>Runs until every recipient is final, <paramref name="stopToken"/> fires, or no relay can be reached.</summary>
@@ -148,11 +164,23 @@ public sealed partial class DeliveryEngine
             }
         }
 
-        await _store.RegisterWorkerAsync(WorkerInfo.ForThisProcess(_campaign.Id, _options.WorkerId), _options.Lease, stopToken).ConfigureAwait(false);
-        var recovered = (await _store.RecoverAsync(_campaign.Id, _options.WorkerId, stopToken).ConfigureAwait(false)).InDoubt;
-        _initial = await _store.GetCountsAsync(_campaign.Id, stopToken).ConfigureAwait(false);
+        var guard = NewGuard();
+        try
+        {
+            await guard.CallAsync(ct => _store.RegisterWorkerAsync(WorkerInfo.ForThisProcess(_campaign.Id, _options.WorkerId), _options.Lease, ct), stopToken).ConfigureAwait(false);
+        }
+        catch (StoreOutageException ex)
+        {
+            return new DeliveryResult(DeliveryStop.StoreUnavailable, new StateCounts(_campaign.Id, 0, 0, 0, 0, 0, 0), 0, 0, ex.Message);
+        }
+
+        var recovered = (await guard.CallAsync(ct => _store.RecoverAsync(_campaign.Id, _options.WorkerId, ct), stopToken).ConfigureAwait(false)).InDoubt;
+        _initial = await guard.CallAsync(ct => _store.GetCountsAsync(_campaign.Id, ct), stopToken).ConfigureAwait(false);
+        Interlocked.Exchange(ref _recoveredAt, _time.GetTimestamp());
         // Running send again is how an operator continues a paused campaign.
-        var resumed = _options.State is { } state ? await state.ResumeAsync(_campaign.Id, stopToken).ConfigureAwait(false) : null;
+        var resumed = _options.State is { } state
+            ? await guard.CallAsync(ct => state.ResumeAsync(_campaign.Id, ct), stopToken).ConfigureAwait(false)
+            : null;
         var runStart = _time.GetUtcNow();
         Touch();
 
@@ -166,7 +194,11 @@ public sealed partial class DeliveryEngine
 
         using var halt = CancellationTokenSource.CreateLinkedTokenSource(stopToken);
         var stop = DeliveryStop.Completed;
-        var ledger = new Ledger(_store, _options.WorkerId);
+        string? reason = null;
+        StoreException? fatal = null;
+        StateCounts counts;
+        using var abandon = new CancellationTokenSource();
+        var ledger = new Ledger(_store, _options.WorkerId, guard, _time, abandon.Token) { OnLost = LostIds };
         await using (health.ConfigureAwait(false))
         await using (ledger.ConfigureAwait(false))
         {
@@ -189,6 +221,15 @@ public sealed partial class DeliveryEngine
             {
                 stop = DeliveryStop.Stopped;
             }
+            catch (StoreOutageException ex)
+            {
+                stop = DeliveryStop.StoreUnavailable;
+                reason = ex.Message;
+            }
+            catch (StoreException ex) when (!ex.IsTransient)
+            {
+                fatal = ex;
+            }
             finally
             {
                 work.Writer.TryComplete();
@@ -209,12 +250,27 @@ public sealed partial class DeliveryEngine
                 unsent.Add(item.Claimed);
             }
 
-            await _store.ReleaseAsync(_options.WorkerId, unsent, CancellationToken.None).ConfigureAwait(false);
-            await _store.UnregisterWorkerAsync(_campaign.Id, _options.WorkerId, CancellationToken.None).ConfigureAwait(false);
+            if (stop == DeliveryStop.StoreUnavailable || fatal is not null)
+            {
+                // Outcomes not yet written stay `sending` (in_doubt after the next recovery): never sent twice.
+                await abandon.CancelAsync().ConfigureAwait(false);
+            }
+            else if (guard.UnavailableSince is not null)
+            {
+                // Stopping while the store is away: a short chance to write what is in flight, then the same.
+                abandon.CancelAfter(TimeSpan.FromSeconds(10));
+            }
+
+            // Outcomes first: a row whose outcome is written needs no release.
+            await ledger.DisposeAsync().ConfigureAwait(false);
+            counts = await SettleAsync(unsent).ConfigureAwait(false);
         }
 
-        var counts = await _store.GetCountsAsync(_campaign.Id, CancellationToken.None).ConfigureAwait(false);
-        string? reason = null;
+        if (fatal is not null)
+        {
+            throw fatal;
+        }
+
         if (stop == DeliveryStop.Completed && !counts.AllFinal)
         {
             stop = DeliveryStop.Stopped;
@@ -238,14 +294,25 @@ public sealed partial class DeliveryEngine
             reason = RelayProblems();
         }
 
-        return new DeliveryResult(stop, counts, recovered, ledger.Commits, reason, resumed);
+        return new DeliveryResult(stop, counts, recovered + (int)Interlocked.Read(ref _recoveredLater), ledger.Commits, reason, resumed);
     }
 
     private async Task<DeliveryStop> FeedAsync(ChannelWriter<WorkItem> work, Ledger ledger, int claimBatch, DateTimeOffset runStart, CancellationToken stopToken)
     {
         var nextPoll = _time.GetTimestamp();
+        var peerLeaseExpired = false;
         while (!stopToken.IsCancellationRequested)
         {
+            if (ledger.Fatal is { } fatal)
+            {
+                throw fatal;
+            }
+
+            if (_guard.OutageExpired)
+            {
+                throw _guard.Expired();
+            }
+
             if (Volatile.Read(ref _pauseReason) is not null)
             {
                 return DeliveryStop.Paused;
@@ -267,12 +334,15 @@ public sealed partial class DeliveryEngine
                 }
             }
 
+            await RefreshAsync(peerLeaseExpired, stopToken).ConfigureAwait(false);
+            peerLeaseExpired = false;
+
             // Refill at half capacity, in one round trip for many rows: never a claim per email.
             var nothingDue = false;
             var outstanding = Interlocked.Read(ref _outstanding);
             if (outstanding <= claimBatch / 2)
             {
-                var items = await _store.ClaimAsync(_campaign.Id, _options.WorkerId, claimBatch - (int)outstanding, _options.Lease, stopToken).ConfigureAwait(false);
+                var items = await _guard.CallAsync(ct => _store.ClaimAsync(_campaign.Id, _options.WorkerId, claimBatch - (int)outstanding, _options.Lease, ct), stopToken).ConfigureAwait(false);
                 if (items.Count > 0)
                 {
                     Interlocked.Add(ref _outstanding, items.Count);
@@ -294,7 +364,7 @@ public sealed partial class DeliveryEngine
 
             if (nothingDue && Interlocked.Read(ref _outstanding) == 0)
             {
-                var counts = await _store.GetCountsAsync(_campaign.Id, stopToken).ConfigureAwait(false);
+                var counts = await _guard.CallAsync(ct => _store.GetCountsAsync(_campaign.Id, ct), stopToken).ConfigureAwait(false);
                 if (counts.Pending == 0 && counts.Sending == 0)
                 {
                     return DeliveryStop.Completed;
@@ -318,11 +388,16 @@ public sealed partial class DeliveryEngine
 
             // Wait for a finished transaction (which frees a slot or schedules a retry) or for the next due row.
             var wait = TimeSpan.FromMilliseconds(250);
-            if (nothingDue && await _store.GetNextWorkAsync(_campaign.Id, _options.WorkerId, stopToken).ConfigureAwait(false) is { Earliest: { } next } nextWork)
+            if (nothingDue && await _guard.CallAsync(ct => _store.GetNextWorkAsync(_campaign.Id, _options.WorkerId, ct), stopToken).ConfigureAwait(false) is { Earliest: { } next } nextWork)
             {
                 // Both times come from the store's clock: wait for their difference, whatever this machine's clock says.
+                // Rows only peers hold: wait for their lease (they may finish them first), up to a second, never spin.
                 var until = next - nextWork.Now;
-                wait = until < TimeSpan.FromMilliseconds(5) ? TimeSpan.FromMilliseconds(5) : (until < wait ? until : wait);
+                peerLeaseExpired = nextWork.PeerLeaseExpiresAt is { } peer && peer <= nextWork.Now;
+                var most = Interlocked.Read(ref _outstanding) == 0 ? TimeSpan.FromSeconds(1) : wait;
+                // A peer's lease that ran out is settled by the recovery of the next round: no need to hurry it.
+                var least = peerLeaseExpired ? TimeSpan.FromMilliseconds(100) : TimeSpan.FromMilliseconds(5);
+                wait = until < least ? least : (until < most ? until : most);
             }
 
             try
@@ -350,7 +425,7 @@ public sealed partial class DeliveryEngine
         }
 
         // Honoured again right before sending: an address suppressed mid-campaign is skipped, never sent.
-        var suppressed = await _suppression.FindSuppressedAsync(items.Select(i => i.Email).ToList(), cancellationToken).ConfigureAwait(false);
+        var suppressed = await _guard.CallAsync(ct => _suppression.FindSuppressedAsync(items.Select(i => i.Email).ToList(), ct), cancellationToken).ConfigureAwait(false);
         if (suppressed.Count == 0)
         {
             return items;
@@ -502,11 +577,8 @@ public sealed partial class DeliveryEngine
                 }
             }
 
-            if (!await ledger.MarkSendingAsync(item.Claimed).ConfigureAwait(false))
+            if (!await MarkAsync(item, ledger, connection, stopToken).ConfigureAwait(false))
             {
-                // Lost to another sender (lease expired) or not writable: never send what we do not own.
-                _held.TryRemove(item.Id, out _);
-                Interlocked.Decrement(ref _outstanding);
                 return;
             }
 
@@ -593,9 +665,9 @@ public sealed partial class DeliveryEngine
     private void Finish(Ledger ledger, Outcome outcome)
     {
         _ = ledger.RecordAsync(outcome).ContinueWith(
-            _ =>
+            recorded =>
             {
-                switch (outcome.State)
+                switch (recorded.Result ? outcome.State : DeliveryState.Pending)
                 {
                     case DeliveryState.Sent:
                         Interlocked.Increment(ref _sent);
@@ -612,34 +684,19 @@ public sealed partial class DeliveryEngine
                         break;
                 }
 
-                _held.TryRemove(outcome.Id, out ClaimedRow _);
+                if (!recorded.Result && !ledger.Abandoned)
+                {
+                    // Refused: another worker took the row (our outcome came too late), or the run ended first.
+                    _lost.TryAdd(outcome.Claimed, 0);
+                }
+
+                _held.TryRemove(KeyValuePair.Create(outcome.Id, outcome.Claimed));
                 Interlocked.Decrement(ref _outstanding);
                 _wake.Release();
             },
             CancellationToken.None,
             TaskContinuationOptions.ExecuteSynchronously,
             TaskScheduler.Default);
-    }
-
-    private async Task RenewLeasesAsync(CancellationToken stopToken)
-    {
-        var period = _options.Lease / 3;
-        while (!stopToken.IsCancellationRequested)
-        {
-            try
-            {
-                await Task.Delay(period, _time, stopToken).ConfigureAwait(false);
-                await _store.RenewLeaseAsync(_campaign.Id, _options.WorkerId, _held.Values.ToList(), _options.Lease, stopToken).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
-            catch (StoreException)
-            {
-                // Try again next period; marks are fenced, so a lapsed lease can only stop us, never duplicate.
-            }
-        }
     }
 
     private void Touch() => Interlocked.Exchange(ref _lastProgressTicks, _time.GetUtcNow().Ticks);

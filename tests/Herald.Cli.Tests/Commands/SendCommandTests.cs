@@ -122,7 +122,7 @@ public sealed class SendCommandTests : IDisposable
         using var json = JsonDocument.Parse(status.Out);
         Assert.Equal(HeraldProcess.DefaultStore, json.RootElement.GetProperty("store").GetString());
         Assert.Equal(
-            ["store", "campaign", "total", "pending", "sending", "sent", "failed", "in_doubt", "skipped", "state", "reason", "paused_since", "relays"],
+            ["store", "campaign", "total", "pending", "sending", "sent", "failed", "in_doubt", "skipped", "state", "reason", "paused_since", "relays", "workers"],
             json.RootElement.EnumerateObject().Select(p => p.Name));
         Assert.Equal("not_started", json.RootElement.GetProperty("state").GetString());
         var relay = Assert.Single(json.RootElement.GetProperty("relays").EnumerateArray());

@@ -346,7 +346,7 @@ public sealed class DeliveryEngineTests
         var engine = new DeliveryEngine(EngineHarness.Campaign(server.Port), harness.Store, new TestMessageFactory());
         await stop.CancelAsync();
 
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => engine.RunAsync(stop.Token));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => EngineHarness.RunAsync(engine, stop.Token));
 
         Assert.Equal(5, (await harness.Store.GetCountsAsync("test", TestContext.Current.CancellationToken)).Pending);
         Assert.Empty(server.Messages);
@@ -372,7 +372,7 @@ public sealed class DeliveryEngineTests
         await using var harness = await EngineHarness.CreateAsync(50);
         var engine = new DeliveryEngine(EngineHarness.Campaign(t => t.Connections = 1, server.Port), harness.Store, new TestMessageFactory());
 
-        var result = await engine.RunAsync(stop.Token);
+        var result = await EngineHarness.RunAsync(engine, stop.Token);
 
         Assert.Equal(DeliveryStop.Stopped, result.Stop);
         Assert.Equal(0, result.Counts.Sending);

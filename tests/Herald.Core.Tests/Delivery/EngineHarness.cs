@@ -102,23 +102,27 @@ internal sealed class EngineHarness : IAsyncDisposable
         Delivery = campaign.Delivery,
     };
 
+    /// <summary>Every run of the engine in these tests is bounded: a hang fails the test instead of running on.</summary>
+    public static readonly TimeSpan RunLimit = TimeSpan.FromSeconds(90);
+
     public async Task<DeliveryResult> SendAsync(Campaign campaign, IMessageFactory? factory = null, ISuppressionList? suppression = null)
     {
         var engine = new DeliveryEngine(campaign, Store, factory ?? new TestMessageFactory(), suppression, new DeliveryEngineOptions { State = State });
-        return await engine.RunAsync(TestContext.Current.CancellationToken).WaitAsync(TimeSpan.FromSeconds(60), TestContext.Current.CancellationToken);
+        return await engine.RunAsync(TestContext.Current.CancellationToken).WaitAsync(RunLimit, TestContext.Current.CancellationToken);
     }
 
     /// <summary>Runs the engine with these options (the harness's state store unless they name one), bounded in time.</summary>
     public async Task<DeliveryResult> SendAsync(Campaign campaign, DeliveryEngineOptions options, IMessageFactory? factory = null)
     {
         var engine = new DeliveryEngine(campaign, Store, factory ?? new TestMessageFactory(), null, options.State is null ? With(options, State) : options);
-        return await engine.RunAsync(TestContext.Current.CancellationToken).WaitAsync(TimeSpan.FromSeconds(60), TestContext.Current.CancellationToken);
+        return await engine.RunAsync(TestContext.Current.CancellationToken).WaitAsync(RunLimit, TestContext.Current.CancellationToken);
     }
 
     private static DeliveryEngineOptions With(DeliveryEngineOptions options, ICampaignStateStore state) => new()
     {
         WorkerId = options.WorkerId,
         Lease = options.Lease,
+        StoreOutageTimeout = options.StoreOutageTimeout,
         ClaimBatch = options.ClaimBatch,
         Guards = options.Guards,
         Transcript = options.Transcript,
@@ -134,6 +138,38 @@ internal sealed class EngineHarness : IAsyncDisposable
         }
 
         return records;
+    }
+
+    /// <summary>A run over <paramref name="store"/> (a decorator of <see cref="Store"/>), bounded like every run here.</summary>
+    public static Task<DeliveryResult> RunAsync(DeliveryEngine engine, CancellationToken? stop = null) =>
+        engine.RunAsync(stop ?? TestContext.Current.CancellationToken).WaitAsync(RunLimit, TestContext.Current.CancellationToken);
+
+    /// <summary>How many rows are in each state, read through a separate connection (as another process would).</summary>
+    public Dictionary<DeliveryState, long> States()
+    {
+        using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={DbPath}");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT state, COUNT(*) FROM recipients GROUP BY state";
+        using var reader = command.ExecuteReader();
+        var states = new Dictionary<DeliveryState, long>();
+        while (reader.Read())
+        {
+            states[(DeliveryState)reader.GetInt32(0)] = reader.GetInt64(1);
+        }
+
+        return states;
+    }
+
+    /// <summary>The state of one address's row, read through a separate connection.</summary>
+    public DeliveryState StateOf(string email)
+    {
+        using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={DbPath}");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT state FROM recipients WHERE email = $e";
+        command.Parameters.AddWithValue("$e", email);
+        return (DeliveryState)(long)command.ExecuteScalar()!;
     }
 
     public async Task<RecipientRecord> RecordAsync(int i)
