@@ -21,7 +21,7 @@ public static partial class CampaignLoader
     private static readonly string[] TopLevelKeys =
     [
         "id", "from", "reply_to", "subject", "html", "text", "recipients", "headers", "tracking",
-        "unsubscribe", "postal_address", "relays", "retry", "delivery", "data",
+        "unsubscribe", "postal_address", "relays", "retry", "delivery", "data", "bounces",
     ];
 
     public static Campaign Load(string path)
@@ -95,6 +95,7 @@ public static partial class CampaignLoader
         RetryPolicy retry = new();
         DeliveryOptions delivery = new();
         Dictionary<string, DataSetOptions> data = new(StringComparer.Ordinal);
+        BounceOptions bounces = new();
 
         foreach (var (keyNode, value) in root.Children)
         {
@@ -167,6 +168,9 @@ public static partial class CampaignLoader
                 case "data":
                     DataSetOptions.ParseSection(value, context, data);
                     break;
+                case "bounces":
+                    bounces = BounceOptions.Parse(value, context);
+                    break;
                 case null:
                     break;
                 default:
@@ -207,6 +211,7 @@ public static partial class CampaignLoader
             Retry = retry,
             Delivery = delivery,
             Data = data,
+            Bounces = bounces,
             Positions = new Dictionary<string, SourcePosition>(context.Positions),
         };
     }

@@ -37,6 +37,12 @@ public sealed class DeliveryEngineOptions
 
     /// <summary>Rows claimed per store round trip (0: twice the number of connections, at least 64).</summary>
     public int ClaimBatch { get; init; }
+
+    /// <summary>
+    /// The envelope sender (MAIL FROM) of one recipient's message, for a variable envelope return path that names the
+    /// recipient; null: the campaign's From address for every message.
+    /// </summary>
+    public Func<WorkItem, string>? ReturnPath { get; init; }
 }
 
 /// <summary>
@@ -383,7 +389,8 @@ public sealed class DeliveryEngine
                 return;
             }
 
-            var result = await connection.SendAsync(message, _sender, new MailboxAddress((string?)null, item.Email)).ConfigureAwait(false);
+            var sender = _options.ReturnPath is { } returnPath ? new MailboxAddress((string?)null, returnPath(item)) : _sender;
+            var result = await connection.SendAsync(message, sender, new MailboxAddress((string?)null, item.Email)).ConfigureAwait(false);
             if (result.Kind is AttemptKind.Delivered or AttemptKind.Rejected)
             {
                 relay.Breaker.Success();

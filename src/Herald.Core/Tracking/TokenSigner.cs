@@ -12,7 +12,7 @@ namespace Herald.Tracking;
 /// holds a version, the kind, the campaign and recipient ids, the link number and (for clicks) the target URL, so the
 /// tracking server needs no database to verify or redirect. Thread-safe.
 /// </summary>
-public sealed class TokenSigner
+public sealed partial class TokenSigner
 {
     /// <summary>Environment variable holding the secret (any string of at least 16 characters).</summary>
     public const string SecretVariable = "HERALD_SECRET";
