@@ -16,11 +16,12 @@ internal enum StoreAccess
 /// <summary>The stores of one address, opened together; what every command works with.</summary>
 internal sealed class HeraldStores : IAsyncDisposable
 {
-    public HeraldStores(StoreLocation location, IDeliveryStore delivery, ITrackingStore tracking)
+    public HeraldStores(StoreLocation location, IDeliveryStore delivery, ITrackingStore tracking, IBounceStore bounces)
     {
         Location = location;
         Delivery = delivery;
         Tracking = tracking;
+        Bounces = bounces;
     }
 
     public StoreLocation Location { get; }
@@ -29,8 +30,11 @@ internal sealed class HeraldStores : IAsyncDisposable
 
     public ITrackingStore Tracking { get; }
 
+    public IBounceStore Bounces { get; }
+
     public async ValueTask DisposeAsync()
     {
+        await Bounces.DisposeAsync().ConfigureAwait(false);
         await Tracking.DisposeAsync().ConfigureAwait(false);
         await Delivery.DisposeAsync().ConfigureAwait(false);
     }
@@ -71,7 +75,9 @@ internal static class StoreFactory
         {
             var tracking = new SqliteTrackingStore(path);
             await tracking.MigrateAsync(cancellationToken).ConfigureAwait(false);
-            return new HeraldStores(location, delivery, tracking);
+            var bounces = new SqliteBounceStore(path);
+            await bounces.MigrateAsync(cancellationToken).ConfigureAwait(false);
+            return new HeraldStores(location, delivery, tracking, bounces);
         }
         catch
         {

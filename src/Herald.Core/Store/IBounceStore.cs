@@ -160,6 +160,52 @@ public sealed record BouncePolicySettings(bool? SuppressHard = null, int? SoftLi
 {
     public static BouncePolicySettings None { get; } = new();
 
+    /// <summary>The settings as a JSON object (how every backend stores them): only the fields that are set.</summary>
+    public string ToJson()
+    {
+        var json = new System.Text.Json.Nodes.JsonObject();
+        if (SuppressHard is { } hard)
+        {
+            json["suppress_hard"] = hard;
+        }
+
+        if (SoftLimit is { } limit)
+        {
+            json["soft_limit"] = limit;
+        }
+
+        if (SoftWindow is { } window)
+        {
+            json["soft_window_ms"] = (long)window.TotalMilliseconds;
+        }
+
+        if (SuppressComplaints is { } complaints)
+        {
+            json["suppress_complaints"] = complaints;
+        }
+
+        return json.ToJsonString();
+    }
+
+    /// <summary>Reads <see cref="ToJson"/>; unknown fields are ignored, a value of the wrong type reads as not set.</summary>
+    public static BouncePolicySettings FromJson(string? text)
+    {
+        if (string.IsNullOrWhiteSpace(text) || System.Text.Json.Nodes.JsonNode.Parse(text) is not System.Text.Json.Nodes.JsonObject json)
+        {
+            return None;
+        }
+
+        return new BouncePolicySettings(
+            Read<bool>(json, "suppress_hard"),
+            Read<int>(json, "soft_limit"),
+            Read<long>(json, "soft_window_ms") is { } ms ? TimeSpan.FromMilliseconds(ms) : null,
+            Read<bool>(json, "suppress_complaints"));
+    }
+
+    private static T? Read<T>(System.Text.Json.Nodes.JsonObject json, string name)
+        where T : struct =>
+        json[name] is System.Text.Json.Nodes.JsonValue value && value.TryGetValue<T>(out var result) ? result : null;
+
     /// <summary><paramref name="policy"/> with the fields set here replaced.</summary>
     public BouncePolicy ApplyTo(BouncePolicy policy)
     {
