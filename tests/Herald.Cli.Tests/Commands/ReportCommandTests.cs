@@ -129,12 +129,13 @@ public sealed class ReportCommandTests : IAsyncLifetime
 
             await ledger.RecoverAsync("spring", "w1", Ct);
             var claimed = await ledger.ClaimAsync("spring", "w1", 10, TimeSpan.FromMinutes(1), Ct);
-            var marked = (await ledger.CommitAsync("w1", [.. claimed.Select(c => c.Id)], [], Ct)).Order().ToList();
+            var result = await ledger.CommitAsync("w1", [.. claimed.Select(c => c.Claimed)], [], Ct);
+            var marked = claimed.Where(c => result.Marked.Contains(c.Id)).OrderBy(c => c.Id).ToList();
             await ledger.CommitAsync("w1", [],
             [
-                new Outcome(marked[0], DeliveryState.Sent, 250, "2.0.0 ok", "relay"),
-                new Outcome(marked[1], DeliveryState.Sent, 250, "2.0.0 ok", "relay"),
-                new Outcome(marked[2], DeliveryState.Failed, 550, "5.1.1 no such user, sorry", "relay"),
+                new Outcome(marked[0].Id, marked[0].Token, DeliveryState.Sent, 250, "2.0.0 ok", "relay"),
+                new Outcome(marked[1].Id, marked[1].Token, DeliveryState.Sent, 250, "2.0.0 ok", "relay"),
+                new Outcome(marked[2].Id, marked[2].Token, DeliveryState.Failed, 550, "5.1.1 no such user, sorry", "relay"),
             ], Ct);
         }
 

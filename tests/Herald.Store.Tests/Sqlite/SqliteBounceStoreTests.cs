@@ -1,7 +1,5 @@
-using Herald.Core.Tests.Store;
-using Herald.Store;
-
-namespace Herald.Sqlite.Tests;
+using Herald.Sqlite;
+namespace Herald.Store.Tests.Sqlite;
 
 public sealed class SqliteBounceStoreTests : BounceStoreContractTests
 {

@@ -1,7 +1,6 @@
 using System.Text;
-using Herald.Store;
 
-namespace Herald.Core.Tests.Store;
+namespace Herald.Store.Tests;
 
 /// <summary>The behaviour every <see cref="IBounceStore"/> backend must have. Derive once per backend.</summary>
 public abstract class BounceStoreContractTests : IAsyncLifetime
@@ -42,13 +41,12 @@ public abstract class BounceStoreContractTests : IAsyncLifetime
 
         await ledger.RecoverAsync(campaign, "w1", Ct);
         var claimed = await ledger.ClaimAsync(campaign, "w1", rows.Length, TimeSpan.FromMinutes(1), Ct);
-        var ids = claimed.ToDictionary(c => c.RecipientId, c => c.Id);
-        var sending = rows.Where(r => r.State is not (DeliveryState.Pending or DeliveryState.Skipped)).Select(r => ids[r.Recipient]).ToList();
-        await ledger.CommitAsync("w1", sending, [], Ct);
-        await ledger.CommitAsync("w1", [], [.. rows.Where(r => r.State is not (DeliveryState.Pending or DeliveryState.Skipped))
-            .Select(r => new Outcome(ids[r.Recipient], r.State, r.Code, r.Text, "relay-1"))], Ct);
-        await ledger.ReleaseAsync("w1", [.. rows.Where(r => r.State == DeliveryState.Pending).Select(r => ids[r.Recipient])], Ct);
-        return ids;
+        var items = claimed.ToDictionary(c => c.RecipientId);
+        var attempted = rows.Where(r => r.State is not (DeliveryState.Pending or DeliveryState.Skipped)).ToList();
+        await ledger.CommitAsync("w1", [.. attempted.Select(r => items[r.Recipient].Claimed)], [], Ct);
+        await ledger.CommitAsync("w1", [], [.. attempted.Select(r => new Outcome(items[r.Recipient].Id, items[r.Recipient].Token, r.State, r.Code, r.Text, "relay-1"))], Ct);
+        await ledger.ReleaseAsync("w1", [.. rows.Where(r => r.State == DeliveryState.Pending).Select(r => items[r.Recipient].Claimed)], Ct);
+        return items.ToDictionary(i => i.Key, i => i.Value.Id);
     }
 
     [Fact]
