@@ -42,7 +42,7 @@ public static partial class BounceClassifier
     [GeneratedRegex(@"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.]*\d)", RegexOptions.CultureInvariant)]
     private static partial Regex EnhancedCodePattern();
 
-    [GeneratedRegex(@"(?<!\d)([245]\d\d)(?=[ \-])", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"(?<![\d.])([245]\d\d)(?=[ :\-])", RegexOptions.CultureInvariant)]
     private static partial Regex ReplyCodePattern();
 
     /// <summary>
@@ -157,6 +157,13 @@ public static partial class BounceClassifier
         }
 
         return HasAny(lower, HardPhrases) || reply is 551 or 553 ? BounceType.Hard : BounceType.Soft;
+    }
+
+    /// <summary>True when a text uses any of the words that tell a hard or soft failure.</summary>
+    internal static bool MentionsFailure(string text)
+    {
+        var lower = text.ToLowerInvariant();
+        return HasAny(lower, HardPhrases) || HasAny(lower, SoftPhrases);
     }
 
     private static bool HasAny(string lower, string[] phrases)
