@@ -35,8 +35,10 @@ internal static class SendRunner
                 Console.WriteLine($"{reset} in-doubt recipient(s) will be sent again (duplicates accepted by the operator).");
             }
 
-            var engine = new DeliveryEngine(campaign, store, session.Compiled, suppression);
+            var returnPath = await BounceSendStep.BeforeAsync(campaign, stores, signer, stopToken).ConfigureAwait(false);
+            var engine = new DeliveryEngine(campaign, store, session.Compiled, suppression, new DeliveryEngineOptions { ReturnPath = returnPath });
             var result = await RunWithProgressAsync(engine, stopToken).ConfigureAwait(false);
+            await BounceSendStep.AfterAsync(campaign, stores, signer).ConfigureAwait(false);
             PrintSummary(campaign.Id, result, engine.Snapshot());
             return result.Stop switch
             {
