@@ -48,6 +48,10 @@ public sealed partial class PostgresDeliveryStore : IDeliveryStore
             return 0;
         });
 
+    /// <summary>The schema version of the database, 0 when it has no Herald tables (nothing is created).</summary>
+    public Task<int> GetSchemaVersionAsync(CancellationToken cancellationToken) =>
+        _connections.RunAsync(connection => PostgresSchema.GetVersionAsync(connection, null, cancellationToken), cancellationToken);
+
     /// <summary>States that prove a campaign started sending: a plan with any of them cannot be replaced.</summary>
     internal const string StartedCondition = "(attempts > 0 OR state IN (1, 2, 3, 4))";
 

@@ -39,7 +39,7 @@ public static class PostgresErrors
         var transient = IsTransient(exception);
         var sqlState = (exception as PostgresException)?.SqlState;
         var what = exception is PostgresException pg ? $"{pg.MessageText} (SQLSTATE {pg.SqlState})" : exception.Message;
-        var hint = transient ? "; the store is unreachable or failing over, retrying" : string.Empty;
+        var hint = transient ? " (transient: the store is unreachable, restarting or failing over)" : string.Empty;
         return new StoreException($"{context}: {what}{hint}", exception, transient, sqlState);
     }
 }

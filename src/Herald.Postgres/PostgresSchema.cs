@@ -82,6 +82,22 @@ internal static class PostgresSchema
         """,
     ];
 
+    /// <summary>The schema version, 0 when the database has no Herald tables.</summary>
+    public static async Task<int> GetVersionAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, CancellationToken cancellationToken)
+    {
+        // Two statements: a query naming a table that does not exist fails when parsed, whatever guards it.
+        await using (var exists = new NpgsqlCommand("SELECT to_regclass('herald_schema') IS NOT NULL", connection, transaction))
+        {
+            if (await exists.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is not true)
+            {
+                return 0;
+            }
+        }
+
+        await using var command = new NpgsqlCommand("SELECT COALESCE(MAX(version), 0) FROM herald_schema", connection, transaction);
+        return (int)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+    }
+
     public static async Task MigrateAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
@@ -94,11 +110,7 @@ internal static class PostgresSchema
             await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
 
-        int current;
-        await using (var command = new NpgsqlCommand("SELECT COALESCE(MAX(version), 0) FROM herald_schema", connection, transaction))
-        {
-            current = (int)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
-        }
+        var current = await GetVersionAsync(connection, transaction, cancellationToken).ConfigureAwait(false);
 
         if (current > Version)
         {

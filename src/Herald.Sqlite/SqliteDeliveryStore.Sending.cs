@@ -66,7 +66,7 @@ public sealed partial class SqliteDeliveryStore
             using var command = connection.CreateCommand();
             command.CommandText = $"""
                 SELECT w.worker_id, w.host, w.pid, w.started_at, w.renewed_at, w.lease_until,
-                       (SELECT COUNT(*) FROM recipients r WHERE r.lease_owner = w.worker_id AND r.campaign = w.campaign AND {RenewCondition.Replace("state", "r.state", StringComparison.Ordinal)})
+                       (SELECT COUNT(*) FROM recipients r WHERE r.lease_owner = w.worker_id AND r.campaign = w.campaign AND {LedgerTransitions.SqlCondition(LedgerOperation.Renew, "r.state")})
                 FROM workers w WHERE w.campaign = $c ORDER BY w.started_at, w.worker_id
                 """;
             command.Parameters.AddWithValue("$c", campaignId);

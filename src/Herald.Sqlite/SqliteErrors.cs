@@ -27,7 +27,7 @@ internal static class SqliteErrors
             Protocol => "SQLITE_PROTOCOL",
             var other => $"SQLITE_{other}",
         };
-        var hint = transient ? " (the database is locked by another process; retrying)" : string.Empty;
+        var hint = transient ? " (transient: the database is locked by another process)" : string.Empty;
         return new StoreException($"{context}: {ex.Message}{hint}", ex, transient, code);
     }
 }

@@ -10,6 +10,7 @@ internal static class CommandCatalog
         // One line per command; keep alphabetical to ease merges.
         yield return BouncesCommand.Create();
         yield return DemoCommand.Create();
+        yield return DkimCommand.Create();
         yield return InitCommand.Create();
         yield return PrepareCommand.Create();
         yield return PreviewCommand.Create();

@@ -45,7 +45,8 @@ internal static class PreviewCommand
 
         var location = StoreLocator.Resolve(db, path);
         output.WriteLine(location.Line);
-        var session = CampaignSession.Open(path, signerFactory(), cancellationToken);
+        using var session = CampaignSession.Open(path, signerFactory(), cancellationToken);
+        session.Describe(output);
         var campaign = session.Campaign;
         string? scratch = null;
         // Preview only reads the store: it uses the store's plan when it is fresh and never creates a store.
@@ -98,7 +99,22 @@ internal static class PreviewCommand
             {
                 using var message = session.Compiled.Create(item);
                 var name = Path.Combine(outDir, $"{written + 1:D4}-{Sanitize(item.RecipientId)}.eml");
-                await message.WriteToAsync(Wire, name, cancellationToken).ConfigureAwait(false);
+                if (session.Dkim is { } dkim)
+                {
+                    // Signed as send signs it, over the same bytes (here not dot-stuffed: a file, not SMTP DATA).
+                    message.Prepare(EncodingConstraint.SevenBit);
+                    using var bytes = new MemoryStream();
+                    await message.WriteToAsync(Wire, bytes, cancellationToken).ConfigureAwait(false);
+                    var content = bytes.GetBuffer().AsMemory(0, (int)bytes.Length);
+                    var signature = dkim.Sign(content.Span, dotStuffed: false).ToArray();
+                    await using var file = new FileStream(name, FileMode.Create, FileAccess.Write);
+                    await file.WriteAsync(signature, cancellationToken).ConfigureAwait(false);
+                    await file.WriteAsync(content, cancellationToken).ConfigureAwait(false);
+                }
+                else
+                {
+                    await message.WriteToAsync(Wire, name, cancellationToken).ConfigureAwait(false);
+                }
                 written++;
             }
             catch (RecipientRejectedException ex)

@@ -20,7 +20,8 @@ internal static class SendRunner
         // Config, templates and recipient columns are checked before anything is planned or sent.
         var location = StoreLocator.Resolve(db, campaignFile);
         Console.WriteLine(location.Line);
-        var session = CampaignSession.Open(campaignFile, signer, stopToken);
+        using var session = CampaignSession.Open(campaignFile, signer, stopToken);
+        session.Describe(Console.Out);
         var campaign = session.Campaign;
         var stores = await StoreFactory.OpenAsync(location, StoreAccess.ReadWrite, stopToken).ConfigureAwait(false);
         await using (stores.ConfigureAwait(false))
@@ -36,7 +37,7 @@ internal static class SendRunner
             }
 
             var returnPath = await BounceSendStep.BeforeAsync(campaign, stores, signer, stopToken).ConfigureAwait(false);
-            var engine = new DeliveryEngine(campaign, store, session.Compiled, suppression, new DeliveryEngineOptions { ReturnPath = returnPath });
+            var engine = new DeliveryEngine(campaign, store, session.Compiled, suppression, new DeliveryEngineOptions { Dkim = session.Dkim, ReturnPath = returnPath });
             var result = await RunWithProgressAsync(engine, stopToken).ConfigureAwait(false);
             await BounceSendStep.AfterAsync(campaign, stores, signer).ConfigureAwait(false);
             PrintSummary(campaign.Id, result, engine.Snapshot());

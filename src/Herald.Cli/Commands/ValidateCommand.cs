@@ -26,7 +26,8 @@ internal static class ValidateCommand
     {
         // Validation signs nothing that leaves the machine: a throwaway key keeps it from creating the key file.
         var signer = new TokenSigner(new byte[32]);
-        var session = CampaignSession.Open(path, signer, cancellationToken);
+        using var session = CampaignSession.Open(path, signer, cancellationToken);
+        session.Describe(output);
         long ok = 0, invalid = 0, duplicate = 0;
         using (var list = RecipientList.Open(session.Campaign.RecipientsPath))
         {

@@ -1,3 +1,4 @@
+using Herald.Postgres;
 using Herald.Sqlite;
 using Herald.Store;
 
@@ -52,7 +53,7 @@ internal static class StoreFactory
         ArgumentNullException.ThrowIfNull(location);
         if (location.Kind == StoreKind.Postgres)
         {
-            throw new StoreException($"{location.Display}: PostgreSQL stores are not supported by this build of herald.");
+            return await OpenPostgresAsync(location, access, cancellationToken).ConfigureAwait(false);
         }
 
         var path = location.Address;
@@ -78,6 +79,39 @@ internal static class StoreFactory
             var bounces = new SqliteBounceStore(path);
             await bounces.MigrateAsync(cancellationToken).ConfigureAwait(false);
             return new HeraldStores(location, delivery, tracking, bounces);
+        }
+        catch
+        {
+            await delivery.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    private static async Task<HeraldStores> OpenPostgresAsync(StoreLocation location, StoreAccess access, CancellationToken cancellationToken)
+    {
+        // One pool for both stores of the process; the delivery store owns it and is disposed last.
+        var connections = PostgresConnections.Open(PostgresAddress.Parse(location.Address));
+        var delivery = new PostgresDeliveryStore(connections, ownsConnections: true);
+        try
+        {
+            if (access == StoreAccess.ReadOnly)
+            {
+                // A command that only reads never creates the schema: a database without it is not a Herald store.
+                if (await delivery.GetSchemaVersionAsync(cancellationToken).ConfigureAwait(false) == 0)
+                {
+                    throw new StoreException($"no store found: {location.WhereLooked} has no Herald tables. Prepare or send a campaign first, or pass --db.");
+                }
+            }
+
+            var bounces = new PostgresBounceStore(connections, ownsConnections: false);
+            if (access != StoreAccess.ReadOnly)
+            {
+                await delivery.MigrateAsync(cancellationToken).ConfigureAwait(false);
+                // Its own versioned tables beside the ledger's (the ledger's schema first).
+                await bounces.MigrateAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            return new HeraldStores(location, delivery, new PostgresTrackingStore(connections, ownsConnections: false), bounces);
         }
         catch
         {

@@ -1,3 +1,5 @@
+using Herald.Postgres;
+
 namespace Herald.Cli.Stores;
 
 /// <summary>
@@ -50,12 +52,10 @@ internal static class StoreLocator
         return Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".local", "share");
     }
 
+    // A PostgreSQL address is parsed here, so one carrying a password is refused (without echoing it) before anything
+    // could print it; what is kept and displayed is the parsed address, which has no secret.
     private static StoreLocation Named(string address, StoreSource source) =>
-        IsPostgres(address)
-            ? new StoreLocation(address, StoreKind.Postgres, source, null)
+        PostgresAddress.IsPostgresAddress(address)
+            ? new StoreLocation(PostgresAddress.Parse(address).ToString(), StoreKind.Postgres, source, null)
             : new StoreLocation(Path.GetFullPath(address), StoreKind.Sqlite, source, null);
-
-    private static bool IsPostgres(string address) =>
-        address.StartsWith("postgresql://", StringComparison.OrdinalIgnoreCase)
-        || address.StartsWith("postgres://", StringComparison.OrdinalIgnoreCase);
 }

@@ -42,6 +42,26 @@ public sealed class Campaign
 
     public DeliveryOptions Delivery { get; init; } = new();
 
+    /// <summary>DKIM signing, when the campaign has a <c>dkim</c> section.</summary>
+    public DkimOptions? Dkim { get; init; }
+
+    /// <summary>The List-Id header value (RFC 2919), for example <c>&lt;spring.shop.example.com&gt;</c>.</summary>
+    public string ListId
+    {
+        get => _listId ??= ListHeaders.DefaultListId(Id, From.Domain);
+        init => _listId = value;
+    }
+
+    /// <summary>The Feedback-ID header value (Gmail's feedback loop): <c>campaign-id:stream:herald:sender-id</c>.</summary>
+    public string FeedbackId
+    {
+        get => _feedbackId ??= ListHeaders.FeedbackId(Id, ListHeaders.DefaultStream, ListHeaders.DefaultSenderId(From.Domain) ?? "heraldmail");
+        init => _feedbackId = value;
+    }
+
+    private string? _listId;
+    private string? _feedbackId;
+
     /// <summary>Named per-recipient data sets joined at prepare time.</summary>
     public IReadOnlyDictionary<string, DataSetOptions> Data { get; init; } = new Dictionary<string, DataSetOptions>();
 

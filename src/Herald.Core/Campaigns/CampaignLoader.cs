@@ -21,7 +21,7 @@ public static partial class CampaignLoader
     private static readonly string[] TopLevelKeys =
     [
         "id", "from", "reply_to", "subject", "html", "text", "recipients", "headers", "tracking",
-        "unsubscribe", "postal_address", "relays", "retry", "delivery", "data", "bounces",
+        "unsubscribe", "postal_address", "relays", "retry", "delivery", "data", "dkim", "list_id", "feedback_id", "bounces",
     ];
 
     public static Campaign Load(string path)
@@ -96,6 +96,11 @@ public static partial class CampaignLoader
         DeliveryOptions delivery = new();
         Dictionary<string, DataSetOptions> data = new(StringComparer.Ordinal);
         BounceOptions bounces = new();
+        DkimOptions? dkim = null;
+        YamlMappingNode? dkimNode = null;
+        string? listId = null;
+        (string? Stream, string? SenderId) feedback = (null, null);
+        YamlNode? feedbackNode = null;
 
         foreach (var (keyNode, value) in root.Children)
         {
@@ -168,6 +173,17 @@ public static partial class CampaignLoader
                 case "data":
                     DataSetOptions.ParseSection(value, context, data);
                     break;
+                case "dkim":
+                    dkim = DkimOptions.Parse(value, context);
+                    dkimNode = value as YamlMappingNode;
+                    break;
+                case "list_id":
+                    listId = ListHeaders.ParseListId(value, context);
+                    break;
+                case "feedback_id":
+                    feedback = ListHeaders.ParseFeedbackId(value, context);
+                    feedbackNode = value;
+                    break;
                 case "bounces":
                     bounces = BounceOptions.Parse(value, context);
                     break;
@@ -187,12 +203,27 @@ public static partial class CampaignLoader
         context.Require(root, postal, "postal_address", "the sender's postal address");
         context.Require(root, relays, "relays", "at least one SMTP relay");
 
+        id ??= DefaultId(context.Directory);
+        string? senderId = null;
+        if (from is not null)
+        {
+            if (dkim is not null)
+            {
+                DkimOptions.CheckAlignment(dkim, from.Domain, dkimNode!, context);
+            }
+
+            senderId = feedback.SenderId ?? ListHeaders.DefaultSenderId(from.Domain);
+            if (senderId is null)
+            {
+                context.Add(feedbackNode ?? root, $"feedback_id: set sender_id (5 to 15 letters or digits, Gmail's SenderId); '{from.Domain}' is too short to derive one");
+            }
+        }
+
         if (context.Problems.Count > 0)
         {
             throw new CampaignException(context.Problems);
         }
 
-        id ??= DefaultId(context.Directory);
         return new Campaign
         {
             Id = id,
@@ -212,6 +243,9 @@ public static partial class CampaignLoader
             Delivery = delivery,
             Data = data,
             Bounces = bounces,
+            Dkim = dkim,
+            ListId = listId ?? ListHeaders.DefaultListId(id, from!.Domain),
+            FeedbackId = ListHeaders.FeedbackId(id, feedback.Stream ?? ListHeaders.DefaultStream, senderId!),
             Positions = new Dictionary<string, SourcePosition>(context.Positions),
         };
     }

@@ -10,6 +10,7 @@ internal static class CustomHeaders
     {
         "From", "To", "Cc", "Bcc", "Reply-To", "Subject", "Date", "Message-ID", "MIME-Version", "Content-Type",
         "Content-Transfer-Encoding", "List-Unsubscribe", "List-Unsubscribe-Post", "Return-Path", "Sender", "DKIM-Signature",
+        "List-Id", "Feedback-ID",
     };
 
     internal static void Parse(YamlNode node, CampaignParseContext context, Dictionary<string, string> headers)

@@ -38,6 +38,9 @@ public sealed class DeliveryEngineOptions
     /// <summary>Rows claimed per store round trip (0: twice the number of connections, at least 64).</summary>
     public int ClaimBatch { get; init; }
 
+    /// <summary>Signs every message; required when the campaign has a <c>dkim</c> section (keys are loaded by the caller, once).</summary>
+    public Dkim.DkimSigner? Dkim { get; init; }
+
     /// <summary>
     /// The envelope sender (MAIL FROM) of one recipient's message, for a variable envelope return path that names the
     /// recipient; null: the campaign's From address for every message.
@@ -85,6 +88,10 @@ public sealed class DeliveryEngine
         _options = options ?? new DeliveryEngineOptions();
         _time = time ?? TimeProvider.System;
         _sender = new MailboxAddress(campaign.From.Name, campaign.From.Address);
+        if (campaign.Dkim is not null && _options.Dkim is null)
+        {
+            throw new ArgumentException("The campaign signs with DKIM: pass its DkimSigner in the options.", nameof(options));
+        }
     }
 
     /// <summary>The current progress; safe to call from any thread while running.</summary>
@@ -296,7 +303,7 @@ public sealed class DeliveryEngine
 
     private async Task WorkerAsync(RelayState relay, ChannelReader<WorkItem> work, Ledger ledger, CancellationToken stopToken)
     {
-        var connection = new RelayConnection(relay.Options, _campaign.Delivery, _campaign.From.Domain);
+        var connection = new RelayConnection(relay.Options, _campaign.Delivery, _campaign.From.Domain, _options.Dkim);
         await using (connection.ConfigureAwait(false))
         {
             while (!stopToken.IsCancellationRequested)
