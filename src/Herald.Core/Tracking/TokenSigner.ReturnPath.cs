@@ -60,7 +60,14 @@ public sealed partial class TokenSigner
         buffer[0] = ReturnPathVersion;
         buffer[1] = (byte)TokenKind.ReturnPath;
         BinaryPrimitives.WriteUInt32BigEndian(buffer[2..], ReturnPathKeyId);
-        BinaryPrimitives.WriteUInt32BigEndian(buffer[(2 + ReturnPathKeyIdLength)..], CampaignHash(campaignId));
+        // A sender signs one campaign's return paths: remember its hash.
+        var cached = _lastCampaign;
+        if (cached is null || !string.Equals(cached.Id, campaignId, StringComparison.Ordinal))
+        {
+            _lastCampaign = cached = new CampaignHashEntry(campaignId, CampaignHash(campaignId));
+        }
+
+        BinaryPrimitives.WriteUInt32BigEndian(buffer[(2 + ReturnPathKeyIdLength)..], cached.Hash);
         var pos = 2 + ReturnPathKeyIdLength + 4;
         pos += WriteVarint(buffer[pos..], (ulong)row);
         Span<byte> mac = stackalloc byte[32];
@@ -118,6 +125,7 @@ public sealed partial class TokenSigner
 
     // Computed once; a race computes the same value twice.
     private uint? _returnPathKeyId;
+    private CampaignHashEntry? _lastCampaign;
 
     private uint ReturnPathKeyId
     {
@@ -137,7 +145,22 @@ public sealed partial class TokenSigner
         }
     }
 
-    private void ReturnPathMac(ReadOnlySpan<byte> payload, Span<byte> mac) => HMACSHA256.HashData(_key, payload, mac);
+    private void ReturnPathMac(ReadOnlySpan<byte> payload, Span<byte> mac)
+    {
+        // The same per-thread keyed HMAC as tracking tokens: setting a key up per call doubled the cost.
+        var hmac = t_hmac;
+        if (hmac is null || !ReferenceEquals(t_hmacKey, _key))
+        {
+            hmac?.Dispose();
+            hmac = t_hmac = IncrementalHash.CreateHMAC(HashAlgorithmName.SHA256, _key);
+            t_hmacKey = _key;
+        }
+
+        hmac.AppendData(payload);
+        hmac.GetHashAndReset(mac);
+    }
+
+    private sealed record CampaignHashEntry(string Id, uint Hash);
 
     private static int WriteVarint(Span<byte> buffer, ulong value)
     {
