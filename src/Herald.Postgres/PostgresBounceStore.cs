@@ -184,6 +184,32 @@ public sealed partial class PostgresBounceStore : IBounceStore
             return new BounceCounts(reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2));
         }, cancellationToken);
 
+    public Task<IReadOnlySet<string>> FindRecipientsWithAsync(string campaignId, BounceType type, IReadOnlyCollection<string> recipientIds, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(recipientIds);
+        if (recipientIds.Count == 0)
+        {
+            return Task.FromResult<IReadOnlySet<string>>(new HashSet<string>(StringComparer.Ordinal));
+        }
+
+        return _connections.RunAsync<IReadOnlySet<string>>(async connection =>
+        {
+            await using var command = new NpgsqlCommand(
+                "SELECT DISTINCT recipient FROM bounce_events WHERE campaign = $1 AND type = $2 AND recipient = ANY($3)", connection);
+            command.Parameters.Add(new NpgsqlParameter { Value = campaignId });
+            command.Parameters.Add(new NpgsqlParameter { Value = (short)type });
+            command.Parameters.Add(Array(recipientIds.ToArray(), NpgsqlDbType.Text));
+            var found = new HashSet<string>(StringComparer.Ordinal);
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                found.Add(reader.GetString(0));
+            }
+
+            return found;
+        }, cancellationToken);
+    }
+
     public Task SetCampaignSettingsAsync(CampaignBounceSettings settings, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(settings);

@@ -190,6 +190,34 @@ public sealed partial class SqliteBounceStore : IBounceStore
         return new BounceCounts(hard, soft, complaints);
     }
 
+    public async Task<IReadOnlySet<string>> FindRecipientsWithAsync(string campaignId, BounceType type, IReadOnlyCollection<string> recipientIds, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(recipientIds);
+        var found = new HashSet<string>(StringComparer.Ordinal);
+        if (recipientIds.Count == 0)
+        {
+            return found;
+        }
+
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = connection.CreateCommand();
+        // The ids travel as one JSON array; each is one lookup in the (campaign, recipient, at) index.
+        command.CommandText = """
+            SELECT DISTINCT recipient FROM bounce_events
+            WHERE campaign = $campaign AND type = $type AND recipient IN (SELECT value FROM json_each($ids));
+            """;
+        command.Parameters.AddWithValue("$campaign", campaignId);
+        command.Parameters.AddWithValue("$type", (int)type);
+        command.Parameters.AddWithValue("$ids", JsonSerializer.Serialize(recipientIds));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            found.Add(reader.GetString(0));
+        }
+
+        return found;
+    }
+
     public async Task SetCampaignSettingsAsync(CampaignBounceSettings settings, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(settings);

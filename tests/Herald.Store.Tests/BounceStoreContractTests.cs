@@ -97,6 +97,21 @@ public abstract class BounceStoreContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_recipients_with_an_event_of_a_type_are_found_among_those_asked_about()
+    {
+        await Store.AppendAsync(
+        [
+            Event("r1", BounceType.Hard), Event("r1", BounceType.Hard, 5), Event("r2", BounceType.Soft),
+            Event("r3", BounceType.Hard, campaign: "autumn"), Event("r4", BounceType.Hard),
+        ], Ct);
+
+        var found = await Store.FindRecipientsWithAsync("spring", BounceType.Hard, ["r1", "r2", "r3", "r9"], Ct);
+
+        Assert.Equal(["r1"], found.Order(StringComparer.Ordinal));
+        Assert.Empty(await Store.FindRecipientsWithAsync("spring", BounceType.Hard, [], Ct));
+    }
+
+    [Fact]
     public async Task An_address_is_counted_per_type_since_a_time_over_every_campaign()
     {
         await Store.AppendAsync(

@@ -10,7 +10,11 @@ namespace Herald.Campaigns;
 /// </summary>
 public sealed class BounceOptions
 {
-    private static readonly string[] Keys = ["domain", "hard_bounces", "soft_bounces", "soft_window", "complaints"];
+    private static readonly string[] Keys =
+    [
+        "domain", "hard_bounces", "soft_bounces", "soft_window", "complaints",
+        "pause_at_hard_bounce_rate", "hard_bounce_window", "pause_at_complaint_rate",
+    ];
 
     /// <summary>
     /// When set, each message's MAIL FROM is <c>b-TOKEN@Domain</c> (lowercase, ASCII), so an asynchronous bounce names its
@@ -21,6 +25,18 @@ public sealed class BounceOptions
     /// <summary>What the campaign file sets of the policy; unset fields come from the store, then the default.</summary>
     public BouncePolicySettings Policy { get; init; } = BouncePolicySettings.None;
 
+    /// <summary>
+    /// The campaign pauses when more than this share of its last <see cref="HardBounceWindow"/> attempts hard-bounced
+    /// (<c>pause_at_hard_bounce_rate</c>, default 5 %); null: never.
+    /// </summary>
+    public double? PauseAtHardBounceRate { get; init; } = 0.05;
+
+    /// <summary>How many of the latest attempts the hard-bounce rate is taken over (<c>hard_bounce_window</c>, default 1,000).</summary>
+    public int HardBounceWindow { get; init; } = 1000;
+
+    /// <summary>The campaign pauses when complaints reach this share of its delivered messages (<c>pause_at_complaint_rate</c>, default 0.3 %); null: never.</summary>
+    public double? PauseAtComplaintRate { get; init; } = 0.003;
+
     internal static BounceOptions Parse(YamlNode node, CampaignParseContext context)
     {
         if (context.Mapping(node, "bounces") is not { } map)
@@ -29,9 +45,12 @@ public sealed class BounceOptions
         }
 
         string? domain = null;
+        var defaults = new BounceOptions();
+        double? hardRate = defaults.PauseAtHardBounceRate, complaintRate = defaults.PauseAtComplaintRate;
+        var window = defaults.HardBounceWindow;
         bool? hard = null, complaints = null;
         int? soft = null;
-        TimeSpan? window = null;
+        TimeSpan? softWindow = null;
         foreach (var (keyNode, value) in map.Children)
         {
             switch (context.KeyOf(keyNode))
@@ -46,10 +65,19 @@ public sealed class BounceOptions
                     soft = context.Int(value, "bounces.soft_bounces", 0, 1000);
                     break;
                 case "soft_window":
-                    window = context.Duration(value, "bounces.soft_window");
+                    softWindow = context.Duration(value, "bounces.soft_window");
                     break;
                 case "complaints":
                     complaints = SuppressOrRecord(value, context, "bounces.complaints");
+                    break;
+                case "pause_at_hard_bounce_rate":
+                    hardRate = Rate(value, context, "bounces.pause_at_hard_bounce_rate", hardRate);
+                    break;
+                case "hard_bounce_window":
+                    window = context.Int(value, "bounces.hard_bounce_window", 10, 1_000_000) ?? window;
+                    break;
+                case "pause_at_complaint_rate":
+                    complaintRate = Rate(value, context, "bounces.pause_at_complaint_rate", complaintRate);
                     break;
                 case null:
                     break;
@@ -59,7 +87,14 @@ public sealed class BounceOptions
             }
         }
 
-        return new BounceOptions { Domain = domain, Policy = new BouncePolicySettings(hard, soft, window, complaints) };
+        return new BounceOptions
+        {
+            Domain = domain,
+            Policy = new BouncePolicySettings(hard, soft, softWindow, complaints),
+            PauseAtHardBounceRate = hardRate,
+            HardBounceWindow = window,
+            PauseAtComplaintRate = complaintRate,
+        };
     }
 
     /// <summary><c>suppress</c> or <c>record</c> (keep the event, suppress nothing).</summary>
@@ -78,6 +113,32 @@ public sealed class BounceOptions
                 context.Add(node, $"{label}: expected 'suppress' or 'record', got '{text}'");
                 return null;
         }
+    }
+
+    /// <summary>A share: <c>5%</c>, <c>0.3%</c>, or <c>off</c> (never pause for it).</summary>
+    private static double? Rate(YamlNode node, CampaignParseContext context, string label, double? current)
+    {
+        var text = context.Scalar(node, label);
+        if (text is null)
+        {
+            return current;
+        }
+
+        if (text is "off" or "none")
+        {
+            return null;
+        }
+
+        var trimmed = text.Trim();
+        if (trimmed.EndsWith('%')
+            && double.TryParse(trimmed[..^1], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var percent)
+            && percent is > 0 and <= 100)
+        {
+            return percent / 100;
+        }
+
+        context.Add(node, $"{label}: expected a percentage such as 5% or 0.3%, or off; got '{text}'");
+        return current;
     }
 
     private static string? ParseDomain(YamlNode node, CampaignParseContext context)

@@ -26,6 +26,12 @@ public interface IBounceStore : IAsyncDisposable
     /// <summary>Distinct recipients of a campaign with at least one hard bounce, soft bounce, complaint.</summary>
     Task<BounceCounts> GetCountsAsync(string campaignId, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Which of <paramref name="recipientIds"/> (at most a few thousand) have at least one event of <paramref name="type"/>
+    /// in the campaign: what the hard-bounce guard asks about the recipients of its window. One round trip.
+    /// </summary>
+    Task<IReadOnlySet<string>> FindRecipientsWithAsync(string campaignId, BounceType type, IReadOnlyCollection<string> recipientIds, CancellationToken cancellationToken);
+
     /// <summary>The ledger row <paramref name="row"/> (what a return-path token names), or null.</summary>
     Task<LedgerRecipient?> FindByRowAsync(long row, CancellationToken cancellationToken);
 

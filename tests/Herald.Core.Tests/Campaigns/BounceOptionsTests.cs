@@ -18,6 +18,18 @@ public class BounceOptionsTests
     }
 
     [Fact]
+    public void The_rate_guards_default_to_5_percent_of_1000_attempts_and_0_3_percent_complaints_and_can_be_set_or_turned_off()
+    {
+        using var files = new TestFiles();
+        var defaults = CampaignLoader.Load(files.Campaign()).Bounces;
+        Assert.Equal((0.05, 1000, 0.003), (defaults.PauseAtHardBounceRate, defaults.HardBounceWindow, defaults.PauseAtComplaintRate));
+
+        using var other = new TestFiles();
+        var set = CampaignLoader.Load(other.Campaign(extra: "bounces: { pause_at_hard_bounce_rate: 2.5%, hard_bounce_window: 200, pause_at_complaint_rate: off }")).Bounces;
+        Assert.Equal((0.025, 200, (double?)null), (set.PauseAtHardBounceRate, set.HardBounceWindow, set.PauseAtComplaintRate));
+    }
+
+    [Fact]
     public void Without_the_section_there_is_no_return_path_and_the_policy_is_left_to_the_store()
     {
         using var files = new TestFiles();
@@ -48,6 +60,9 @@ public class BounceOptionsTests
     [InlineData("bounces: { soft_window: 7 }", "bounces.soft_window: '7' is not a duration")]
     [InlineData("bounces: { domian: x.example.com }", "unknown key 'domian'; did you mean 'domain'?")]
     [InlineData("bounces: bounces.shop.example.com", "bounces: expected a mapping of keys")]
+    [InlineData("bounces: { pause_at_hard_bounce_rate: 0.05 }", "bounces.pause_at_hard_bounce_rate: expected a percentage such as 5% or 0.3%, or off; got '0.05'")]
+    [InlineData("bounces: { pause_at_complaint_rate: 120% }", "bounces.pause_at_complaint_rate: expected a percentage")]
+    [InlineData("bounces: { hard_bounce_window: 5 }", "bounces.hard_bounce_window: expected a whole number from 10 to 1000000")]
     public void A_bad_bounces_section_is_an_error_at_its_line(string yaml, string message)
     {
         using var files = new TestFiles();
