@@ -1,5 +1,12 @@
 using System.CommandLine;
+using System.Globalization;
 using Herald.Cli.Commands;
+
+// Globalization is on for correct IDNA (ICU); output and parsing stay culture-neutral whatever LANG says.
+CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
+CultureInfo.DefaultThreadCurrentUICulture = CultureInfo.InvariantCulture;
+CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+CultureInfo.CurrentUICulture = CultureInfo.InvariantCulture;
 
 var root = new RootCommand("Herald: send large promotional email campaigns, at most once per recipient.");
 foreach (var command in CommandCatalog.All())

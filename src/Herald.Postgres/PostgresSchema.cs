@@ -9,7 +9,7 @@ namespace Herald.Postgres;
 /// </summary>
 internal static class PostgresSchema
 {
-    public const int Version = 1;
+    public const int Version = 2;
 
     // Any fixed 64-bit number, the same in every Herald: the lock that serializes migrations ("herald" in ASCII).
     private const long MigrationLock = 0x68_65_72_61_6c_64;
@@ -79,6 +79,16 @@ internal static class PostgresSchema
             campaign  text,
             at        timestamptz NOT NULL
         );
+        """,
+
+        // Version 2: suppressions are kept by comparison key (EmailAddress.ComparisonKey: local part case-folded).
+        // Addresses before it had ASCII local parts only, so folding A-Z is the whole conversion.
+        """
+        INSERT INTO suppressions (email, reason, campaign, at)
+            SELECT translate(email, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), reason, campaign, at
+            FROM suppressions WHERE email ~ '[A-Z]' ORDER BY at
+            ON CONFLICT (email) DO NOTHING;
+        DELETE FROM suppressions WHERE email ~ '[A-Z]';
         """,
     ];
 

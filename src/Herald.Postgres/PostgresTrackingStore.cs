@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using Herald.Recipients;
 using Npgsql;
 using NpgsqlTypes;
 using static Herald.Postgres.Parameters;
@@ -195,13 +196,17 @@ public sealed class PostgresTrackingStore : ITrackingStore
 
         return _connections.RunAsync<IReadOnlySet<string>>(async connection =>
         {
+            var byKey = SuppressionKeys.ByKey(normalizedEmails);
             await using var command = new NpgsqlCommand("SELECT email FROM suppressions WHERE email = ANY($1)", connection);
-            command.Parameters.Add(Array(normalizedEmails.ToArray(), NpgsqlDbType.Text));
+            command.Parameters.Add(Array(byKey.Keys.ToArray(), NpgsqlDbType.Text));
             var found = new HashSet<string>(StringComparer.Ordinal);
             await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
-                found.Add(reader.GetString(0));
+                if (byKey.TryGetValue(reader.GetString(0), out var spellings))
+                {
+                    found.UnionWith(spellings);
+                }
             }
 
             return found;
@@ -233,7 +238,7 @@ public sealed class PostgresTrackingStore : ITrackingStore
             ORDER BY n
             ON CONFLICT (email) DO NOTHING
             """, connection, transaction);
-        command.Parameters.Add(Array(entries.Select(e => e.Email).ToArray(), NpgsqlDbType.Text));
+        command.Parameters.Add(Array(entries.Select(e => EmailAddress.ComparisonKey(e.Email)).ToArray(), NpgsqlDbType.Text));
         command.Parameters.Add(Array(entries.Select(e => e.Reason.ToName()).ToArray(), NpgsqlDbType.Text));
         command.Parameters.Add(Array(entries.Select(e => e.CampaignId).ToArray(), NpgsqlDbType.Text));
         command.Parameters.Add(Array(entries.Select(e => e.At.ToUniversalTime()).ToArray(), NpgsqlDbType.TimestampTz));
@@ -245,7 +250,7 @@ public sealed class PostgresTrackingStore : ITrackingStore
         return _connections.RunAsync(async connection =>
         {
             await using var command = new NpgsqlCommand("DELETE FROM suppressions WHERE email = $1", connection);
-            command.Parameters.Add(new NpgsqlParameter { Value = normalizedEmail });
+            command.Parameters.Add(new NpgsqlParameter { Value = EmailAddress.ComparisonKey(normalizedEmail) });
             return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) > 0;
         }, cancellationToken);
     }

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using Herald.Recipients;
 using Herald.Store;
 using Microsoft.Data.Sqlite;
 
@@ -24,15 +25,20 @@ public sealed partial class SqliteTrackingStore
             return found;
         }
 
+        var byKey = SuppressionKeys.ByKey(normalizedEmails);
+
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var command = connection.CreateCommand();
         // One round trip for the whole batch: the addresses travel as one JSON array.
         command.CommandText = "SELECT email FROM suppressions WHERE email IN (SELECT value FROM json_each($emails));";
-        command.Parameters.AddWithValue("$emails", ToJson(normalizedEmails));
+        command.Parameters.AddWithValue("$emails", ToJson(byKey.Keys));
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            found.Add(reader.GetString(0));
+            if (byKey.TryGetValue(reader.GetString(0), out var spellings))
+            {
+                found.UnionWith(spellings);
+            }
         }
 
         return found;
@@ -58,7 +64,7 @@ public sealed partial class SqliteTrackingStore
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var command = connection.CreateCommand();
         command.CommandText = "DELETE FROM suppressions WHERE email = $email;";
-        command.Parameters.AddWithValue("$email", normalizedEmail);
+        command.Parameters.AddWithValue("$email", EmailAddress.ComparisonKey(normalizedEmail));
         return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) > 0;
     }
 
@@ -95,7 +101,7 @@ public sealed partial class SqliteTrackingStore
         var added = 0;
         foreach (var entry in entries)
         {
-            email.Value = entry.Email;
+            email.Value = EmailAddress.ComparisonKey(entry.Email);
             reason.Value = entry.Reason.ToName();
             campaign.Value = (object?)entry.CampaignId ?? DBNull.Value;
             at.Value = entry.At.UtcTicks;

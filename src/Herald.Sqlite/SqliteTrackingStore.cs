@@ -68,6 +68,10 @@ public sealed partial class SqliteTrackingStore : ITrackingStore
                 campaign TEXT,
                 at INTEGER NOT NULL
             ) WITHOUT ROWID;
+            -- Suppressions are kept by comparison key (local part case-folded); entries from before are folded once.
+            INSERT OR IGNORE INTO suppressions (email, reason, campaign, at)
+                SELECT lower(email), reason, campaign, at FROM suppressions WHERE email <> lower(email);
+            DELETE FROM suppressions WHERE email <> lower(email);
             """, cancellationToken, transaction).ConfigureAwait(false);
 
         await using (var check = connection.CreateCommand())

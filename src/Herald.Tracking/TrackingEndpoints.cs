@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Diagnostics.CodeAnalysis;
 using System.Net;
 using System.Text;
 using Herald.Store;
@@ -7,6 +8,8 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace Herald.Tracking;
 
@@ -32,7 +35,7 @@ internal static class TrackingEndpoints
         string token, HttpContext context, TokenSigner signer, CampaignDirectory campaigns, EventPipeline events, TrackingMetrics metrics)
     {
         var started = Stopwatch.GetTimestamp();
-        if (!signer.TryVerify(token, out var verified) || verified.Kind != TokenKind.Click || !IsSafeTarget(verified.Target, out var target)
+        if (!Verify(signer, token, TokenKind.Click, context, metrics, out var verified) || !IsSafeTarget(verified.Target, out var target)
             || !await campaigns.IsKnownAsync(verified.CampaignId, context.RequestAborted).ConfigureAwait(false))
         {
             metrics.Request(Endpoint.Click, ok: false);
@@ -50,7 +53,7 @@ internal static class TrackingEndpoints
     public static async Task<Results<FileContentHttpResult, ProblemHttpResult>> OpenAsync(
         string token, HttpContext context, TokenSigner signer, CampaignDirectory campaigns, EventPipeline events, TrackingMetrics metrics)
     {
-        if (!signer.TryVerify(token, out var verified) || verified.Kind != TokenKind.Open
+        if (!Verify(signer, token, TokenKind.Open, context, metrics, out var verified)
             || !await campaigns.IsKnownAsync(verified.CampaignId, context.RequestAborted).ConfigureAwait(false))
         {
             metrics.Request(Endpoint.Open, ok: false);
@@ -68,7 +71,7 @@ internal static class TrackingEndpoints
     public static async Task<Results<ContentHttpResult, ProblemHttpResult>> UnsubscribePage(
         string token, HttpContext context, TokenSigner signer, CampaignDirectory campaigns, TrackingMetrics metrics)
     {
-        if (!signer.TryVerify(token, out var verified) || verified.Kind != TokenKind.Unsubscribe
+        if (!Verify(signer, token, TokenKind.Unsubscribe, context, metrics, out var verified)
             || !await campaigns.IsKnownAsync(verified.CampaignId, context.RequestAborted).ConfigureAwait(false))
         {
             metrics.Request(Endpoint.Unsubscribe, ok: false);
@@ -91,7 +94,7 @@ internal static class TrackingEndpoints
     public static async Task<Results<ContentHttpResult, ProblemHttpResult>> UnsubscribeAsync(
         string token, HttpContext context, TokenSigner signer, CampaignDirectory campaigns, EventPipeline events, TrackingMetrics metrics)
     {
-        if (!signer.TryVerify(token, out var verified) || verified.Kind != TokenKind.Unsubscribe
+        if (!Verify(signer, token, TokenKind.Unsubscribe, context, metrics, out var verified)
             || !await campaigns.IsKnownAsync(verified.CampaignId, context.RequestAborted).ConfigureAwait(false))
         {
             metrics.Request(Endpoint.Unsubscribe, ok: false);
@@ -109,6 +112,23 @@ internal static class TrackingEndpoints
         metrics.Request(Endpoint.Unsubscribe, ok: true);
         return TypedResults.Content(Page("Unsubscribed", "<h1>You are unsubscribed</h1><p>You will not receive these emails any more.</p>"),
             "text/html; charset=utf-8");
+    }
+
+    /// <summary>
+    /// A token of <paramref name="kind"/> signed with one of our keys. A well-formed token with a key id we do not have
+    /// is counted and logged once per id: it almost always means send and serve run with different secrets.
+    /// </summary>
+    private static bool Verify(TokenSigner signer, string token, TokenKind kind, HttpContext context, TrackingMetrics metrics, [NotNullWhen(true)] out TrackingToken? verified)
+    {
+        var status = signer.Verify(token, out verified, out var keyId);
+        if (status == TokenStatus.UnknownKey && metrics.UnknownKey(keyId))
+        {
+            context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(TokenSigner)).LogWarning(
+                "Refused a link signed with unknown key id {KeyId}; this server verifies {Keys}. Was the mail sent with another {Variable}? Further links with this key id are counted in /metrics (herald_tracking_unknown_key_total), not logged.",
+                TokenKey.FormatId(keyId), signer.Describe(), TokenSigner.SecretVariable);
+        }
+
+        return status == TokenStatus.Valid && verified!.Kind == kind;
     }
 
     internal static ProblemHttpResult NotFound() =>

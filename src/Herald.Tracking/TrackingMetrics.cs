@@ -1,5 +1,7 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using System.Runtime.CompilerServices;
 
 namespace Herald.Tracking;
 
@@ -34,6 +36,10 @@ internal sealed class TrackingMetrics : IDisposable
     private long _spooled;
     private long _replayed;
     private long _storeErrors;
+    private long _otherUnknownKeys;
+
+    /// <summary>Refused tokens per unknown key id; bounded, since anyone can make up key ids.</summary>
+    private readonly ConcurrentDictionary<uint, StrongBox<long>> _unknownKeys = new();
 
     public TrackingMetrics(Func<long> pending)
     {
@@ -45,6 +51,7 @@ internal sealed class TrackingMetrics : IDisposable
         Meter.CreateObservableCounter("herald_events_spooled_total", () => Volatile.Read(ref _spooled), description: "Events written to the spool file while the store was unavailable.");
         Meter.CreateObservableCounter("herald_events_replayed_total", () => Volatile.Read(ref _replayed), description: "Spooled events replayed into the store.");
         Meter.CreateObservableCounter("herald_store_errors_total", () => Volatile.Read(ref _storeErrors), description: "Failed store writes.");
+        Meter.CreateObservableCounter("herald_tracking_unknown_key_total", ObserveUnknownKeys, description: "Well-formed tokens refused because no key of this server has their key id (mail signed with another secret).");
         Meter.CreateObservableGauge("herald_events_pending", () => _pending(), description: "Events waiting in memory for the next batch.");
         Meter.CreateObservableCounter("herald_redirect_duration_seconds_bucket", ObserveBuckets, description: "Redirect handling time (cumulative buckets).");
         Meter.CreateObservableCounter("herald_redirect_duration_seconds_sum", () => Stopwatch.GetElapsedTime(0, Volatile.Read(ref _latencyTicks)).TotalSeconds);
@@ -70,6 +77,30 @@ internal sealed class TrackingMetrics : IDisposable
         Interlocked.Increment(ref _latencyCount);
     }
 
+    /// <summary>Most distinct unknown key ids counted (and logged) one by one; the rest count as <c>other</c>.</summary>
+    public const int MaxUnknownKeyIds = 32;
+
+    /// <summary>Counts a token refused for its unknown key id; true the first time this id is seen (log it then).</summary>
+    public bool UnknownKey(uint keyId)
+    {
+        if (_unknownKeys.TryGetValue(keyId, out var count))
+        {
+            Interlocked.Increment(ref count.Value);
+            return false;
+        }
+
+        if (_unknownKeys.Count >= MaxUnknownKeyIds)
+        {
+            Interlocked.Increment(ref _otherUnknownKeys);
+            return false;
+        }
+
+        var added = new StrongBox<long>(0);
+        var box = _unknownKeys.GetOrAdd(keyId, added);
+        Interlocked.Increment(ref box.Value);
+        return ReferenceEquals(box, added);
+    }
+
     public void Buffered() => Interlocked.Increment(ref _buffered);
 
     public void Written(int count) => Interlocked.Add(ref _written, count);
@@ -89,6 +120,16 @@ internal sealed class TrackingMetrics : IDisposable
             yield return new Measurement<long>(Volatile.Read(ref _requests[i * 2]), new("endpoint", EndpointNames[i]), new("outcome", "ok"));
             yield return new Measurement<long>(Volatile.Read(ref _requests[(i * 2) + 1]), new("endpoint", EndpointNames[i]), new("outcome", "rejected"));
         }
+    }
+
+    private IEnumerable<Measurement<long>> ObserveUnknownKeys()
+    {
+        foreach (var (id, count) in _unknownKeys)
+        {
+            yield return new Measurement<long>(Volatile.Read(ref count.Value), new KeyValuePair<string, object?>("key_id", Herald.Tracking.TokenKey.FormatId(id)));
+        }
+
+        yield return new Measurement<long>(Volatile.Read(ref _otherUnknownKeys), new KeyValuePair<string, object?>("key_id", "other"));
     }
 
     private IEnumerable<Measurement<long>> ObserveBuckets()

@@ -28,6 +28,9 @@ public static class TrackingServer
         // Request logging would cost more than the redirect itself; only our own events and problems are logged.
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.Logging.AddFilter("Herald", LogLevel.Information);
+        // A start failure (port in use, ...) reaches the caller as an exception, which `serve` reports in one line; the
+        // host would also log it with its stack trace.
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.None);
         logging?.Invoke(builder.Logging);
 
         builder.Services.Configure<FormOptions>(form =>

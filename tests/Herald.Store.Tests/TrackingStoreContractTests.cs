@@ -147,6 +147,19 @@ public abstract class TrackingStoreContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Suppression_compares_the_local_part_case_insensitively_and_answers_with_the_spellings_asked()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await Store.AddSuppressionsAsync([new SuppressionEntry("Zoe.Smith@shop.example.com", SuppressionReason.Unsubscribed, "spring", T0)], ct);
+        Assert.Equal(0, await Store.AddSuppressionsAsync([new SuppressionEntry("ZOE.SMITH@shop.example.com", SuppressionReason.Manual, null, T0)], ct));
+
+        var found = await Store.FindSuppressedAsync(["zoe.smith@shop.example.com", "Zoe.Smith@shop.example.com", "zoe@shop.example.com"], ct);
+        Assert.Equal(["Zoe.Smith@shop.example.com", "zoe.smith@shop.example.com"], found.Order(StringComparer.Ordinal));
+        Assert.True(await Store.RemoveSuppressionAsync("ZOE.smith@shop.example.com", ct));
+        Assert.Empty(await Store.FindSuppressedAsync(["Zoe.Smith@shop.example.com"], ct));
+    }
+
+    [Fact]
     public async Task Removed_address_is_no_longer_suppressed()
     {
         await Store.AddSuppressionsAsync([new SuppressionEntry("ann@shop.example.com", SuppressionReason.Manual, null, T0)], TestContext.Current.CancellationToken);

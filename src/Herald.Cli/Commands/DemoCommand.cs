@@ -30,9 +30,14 @@ internal static class DemoCommand
             }
 
             var folder = Directory.CreateTempSubdirectory("herald-demo-").FullName;
+            var kept = result.GetValue(keep);
+            var captured = Path.Combine(folder, "captured");
             try
             {
-                var sink = await CaptureSink.StartAsync(new CaptureSinkOptions { Port = 0 }, stop).ConfigureAwait(false);
+                // With --keep the first messages stay as .eml files to look at (all of them would be ~50 kB each).
+                var sink = await CaptureSink.StartAsync(
+                    kept ? new CaptureSinkOptions { Port = 0, OutDir = captured, MaxFiles = KeptMessages } : new CaptureSinkOptions { Port = 0 }, stop)
+                    .ConfigureAwait(false);
                 await using (sink.ConfigureAwait(false))
                 {
                     SampleCampaign.Write(folder, count, $"smtp://127.0.0.1:{sink.Port.ToString(CultureInfo.InvariantCulture)}", 20);
@@ -40,22 +45,39 @@ internal static class DemoCommand
                     Console.WriteLine($"demo: {count} recipients in {folder}; capture sink on 127.0.0.1:{sink.Port}");
                     var code = await SendRunner.RunAsync(campaignFile, Path.Combine(folder, "herald.db"), resetInDoubt: false, stop).ConfigureAwait(false);
                     Console.WriteLine($"demo: the capture sink received {sink.Count} message(s).");
+                    if (kept)
+                    {
+                        PrintNextSteps(folder, captured, campaignFile, Math.Min(sink.Count, KeptMessages));
+                    }
+
                     return code;
                 }
             }
             finally
             {
-                if (!result.GetValue(keep))
+                if (!kept)
                 {
                     Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
                     Directory.Delete(folder, recursive: true);
                 }
-                else
-                {
-                    Console.WriteLine($"demo: kept {folder}");
-                }
             }
         }));
         return command;
+    }
+
+    /// <summary>How many captured messages --keep writes as files.</summary>
+    private const long KeptMessages = 100;
+
+    private static void PrintNextSteps(string folder, string captured, string campaignFile, long files)
+    {
+        var db = Path.Combine(folder, "herald.db");
+        Console.WriteLine($"demo: kept {folder} (campaign.yml, body.html, recipients.csv and the store herald.db)");
+        Console.WriteLine($"demo: the captured mail is in {captured}: the first {files} message(s) as .eml files (open one in a mail client or a text editor)");
+        Console.WriteLine("next, try:");
+        Console.WriteLine($"  herald status {campaignFile} --db {db}");
+        Console.WriteLine($"  herald report {campaignFile} --db {db}");
+        Console.WriteLine($"  herald serve --db {db}    # then open a tracked link of a captured message (the demo links point at http://127.0.0.1:8080)");
+        Console.WriteLine($"  herald preview {campaignFile} --db {db} --out {Path.Combine(folder, "preview")} --limit 3");
+        Console.WriteLine($"  herald init my-campaign    # your own campaign; see README.md");
     }
 }

@@ -29,7 +29,7 @@ internal static class PreviewCommand
             db,
         };
         command.SetAction((ParseResult result, CancellationToken cancellationToken) =>
-            CliRunner.RunAsync(() => RunAsync(result.GetValue(file)!, result.GetValue(outDir)!, result.GetValue(limit), result.GetValue(db), Console.Out, TokenSigner.FromEnvironment, cancellationToken)));
+            CliRunner.RunAsync(() => RunAsync(result.GetValue(file)!, result.GetValue(outDir)!, result.GetValue(limit), result.GetValue(db), Console.Out, () => TokenSigner.FromEnvironment(), cancellationToken)));
         return command;
     }
 
@@ -45,46 +45,15 @@ internal static class PreviewCommand
 
         var location = StoreLocator.Resolve(db, path);
         output.WriteLine(location.Line);
-        using var session = CampaignSession.Open(path, signerFactory(), cancellationToken);
+        var signer = signerFactory();
+        output.WriteLine($"signing links with {signer.Describe()}");
+        using var session = CampaignSession.Open(path, signer, cancellationToken);
         session.Describe(output);
         var campaign = session.Campaign;
-        string? scratch = null;
         // Preview only reads the store: it uses the store's plan when it is fresh and never creates a store.
-        var stores = StoreFactory.Exists(location)
-            ? await StoreFactory.OpenAsync(location, StoreAccess.ReadOnly, cancellationToken).ConfigureAwait(false)
-            : null;
-        try
-        {
-            if (stores is not null
-                && (await PlanFreshness.CheckAsync(campaign, stores.Delivery, cancellationToken).ConfigureAwait(false)).Status == PlanStatus.Fresh)
-            {
-                output.WriteLine($"Previewing the plan in {location.Display}.");
-                return await WriteAsync(stores.Delivery, session, outDir, limit, output, cancellationToken).ConfigureAwait(false);
-            }
-
-            // No fresh plan: prepare one in a scratch store, with the real suppression list when there is one.
-            scratch = Directory.CreateTempSubdirectory("herald-preview-").FullName;
-            var store = await SqliteDeliveryStore.OpenAsync(Path.Combine(scratch, "preview.db"), cancellationToken).ConfigureAwait(false);
-            await using (store.ConfigureAwait(false))
-            {
-                var manifest = await Preparer.PrepareAsync(campaign, store, stores?.Tracking, new PrepareOptions(), cancellationToken).ConfigureAwait(false);
-                output.WriteLine($"Previewing a fresh plan (not saved): {manifest.Deliverable} deliverable, {manifest.SkippedTotal} skipped.");
-                return await WriteAsync(store, session, outDir, limit, output, cancellationToken).ConfigureAwait(false);
-            }
-        }
-        finally
-        {
-            if (stores is not null)
-            {
-                await stores.DisposeAsync().ConfigureAwait(false);
-            }
-
-            if (scratch is not null)
-            {
-                Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-                Directory.Delete(scratch, recursive: true);
-            }
-        }
+        return await ReadOnlyPlan.RunAsync(campaign, location, output, "Previewing",
+            async store => (true, await WriteAsync(store, session, outDir, limit, output, cancellationToken).ConfigureAwait(false)),
+            cancellationToken).ConfigureAwait(false);
     }
 
     private static async Task<int> WriteAsync(IDeliveryStore store, CampaignSession session, string outDir, int limit, TextWriter output, CancellationToken cancellationToken)

@@ -16,10 +16,11 @@ internal static class SendRunner
         // System.CommandLine turns SIGINT/SIGTERM into this token (and keeps the process alive for Program's
         // ProcessTerminationTimeout): no new transactions start, those in flight finish and are recorded.
         using var announce = stopToken.Register(() => Console.Error.WriteLine("stopping: no new messages; finishing those in flight…"));
-        var signer = TokenSigner.FromEnvironment();
         // Config, templates and recipient columns are checked before anything is planned or sent.
         var location = StoreLocator.Resolve(db, campaignFile);
         Console.WriteLine(location.Line);
+        var signer = TokenSigner.FromEnvironment();
+        Console.WriteLine($"signing links with {signer.Describe()}");
         using var session = CampaignSession.Open(campaignFile, signer, stopToken);
         session.Describe(Console.Out);
         var campaign = session.Campaign;

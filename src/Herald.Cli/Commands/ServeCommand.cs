@@ -32,6 +32,8 @@ internal static class ServeCommand
             var location = StoreLocator.Resolve(result.GetValue(db), campaignFile: null);
             Console.WriteLine(location.Line);
             var token = Environment.GetEnvironmentVariable(result.GetValue(tokenEnv)!);
+            // serve only verifies: a key it made up would match no link in the mail sent, so it never creates one.
+            var signer = TokenSigner.FromEnvironment(createKeyFile: false);
             // serve only answers for campaigns that were prepared: it never creates a store.
             var stores = await StoreFactory.OpenAsync(location, StoreAccess.ReadOnly, ct).ConfigureAwait(false);
             await using (stores.ConfigureAwait(false))
@@ -39,7 +41,7 @@ internal static class ServeCommand
                 {
                     var app = TrackingServer.Build(new TrackingServerOptions
                     {
-                        Signer = TokenSigner.FromEnvironment(),
+                        Signer = signer,
                         Store = stores.Tracking,
                         Ledger = stores.Delivery,
                         SpoolPath = result.GetValue(spool) ?? DefaultSpool(location),
@@ -62,6 +64,7 @@ internal static class ServeCommand
                             Console.WriteLine($"listening on {address}");
                         }
 
+                        Console.WriteLine($"tracking {signer.Describe()}");
                         Console.WriteLine(token is { Length: > 0 }
                             ? "dashboard: enabled at /"
                             : $"dashboard: disabled (set {result.GetValue(tokenEnv)} to enable it)");

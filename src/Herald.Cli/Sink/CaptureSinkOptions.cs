@@ -17,6 +17,9 @@ internal sealed record CaptureSinkOptions
     /// <summary>When set, one line per accepted message is appended (and flushed) before the 250 reply is sent.</summary>
     public string? LogFile { get; init; }
 
+    /// <summary>With <see cref="OutDir"/>: keep only the first this many messages as files (every message is still counted).</summary>
+    public long MaxFiles { get; init; } = long.MaxValue;
+
     /// <summary>Wait this long after the final dot before replying: simulates a slow relay.</summary>
     public TimeSpan Delay { get; init; } = TimeSpan.Zero;
 }

@@ -39,6 +39,8 @@ internal sealed class SinkStore : MessageStore
 
     public long Count => Interlocked.Read(ref _count);
 
+    private long _files;
+
     public override async Task<SmtpResponse> SaveAsync(
         ISessionContext context, IMessageTransaction transaction, ReadOnlySequence<byte> buffer, CancellationToken cancellationToken)
     {
@@ -47,7 +49,7 @@ internal sealed class SinkStore : MessageStore
             await Task.Delay(_options.Delay, cancellationToken).ConfigureAwait(false);
         }
 
-        if (_options.OutDir is not null)
+        if (_options.OutDir is not null && Interlocked.Increment(ref _files) <= _options.MaxFiles)
         {
             WriteEml(buffer);
         }

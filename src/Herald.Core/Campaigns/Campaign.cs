@@ -42,6 +42,11 @@ public sealed class Campaign
 
     public DeliveryOptions Delivery { get; init; } = new();
 
+    /// <summary>How recipient addresses are compared (dedupe).</summary>
+    public AddressOptions Addresses { get; init; } = new();
+
+    /// <summary>Bounds on rendering one message.</summary>
+    public RenderLimits Limits { get; init; } = new();
     /// <summary>DKIM signing, when the campaign has a <c>dkim</c> section.</summary>
     public DkimOptions? Dkim { get; init; }
 

@@ -21,7 +21,7 @@ public static partial class CampaignLoader
     private static readonly string[] TopLevelKeys =
     [
         "id", "from", "reply_to", "subject", "html", "text", "recipients", "headers", "tracking",
-        "unsubscribe", "postal_address", "relays", "retry", "delivery", "data", "dkim", "list_id", "feedback_id", "bounces",
+        "unsubscribe", "postal_address", "relays", "retry", "delivery", "data", "limits", "addresses", "dkim", "list_id", "feedback_id", "bounces",
     ];
 
     public static Campaign Load(string path)
@@ -94,6 +94,8 @@ public static partial class CampaignLoader
         List<RelayOptions>? relays = null;
         RetryPolicy retry = new();
         DeliveryOptions delivery = new();
+        RenderLimits limits = new();
+        AddressOptions addresses = new();
         Dictionary<string, DataSetOptions> data = new(StringComparer.Ordinal);
         BounceOptions bounces = new();
         DkimOptions? dkim = null;
@@ -173,6 +175,12 @@ public static partial class CampaignLoader
                 case "data":
                     DataSetOptions.ParseSection(value, context, data);
                     break;
+                case "limits":
+                    limits = RenderLimits.Parse(value, context);
+                    break;
+                case "addresses":
+                    addresses = AddressOptions.Parse(value, context);
+                    break;
                 case "dkim":
                     dkim = DkimOptions.Parse(value, context);
                     dkimNode = value as YamlMappingNode;
@@ -241,6 +249,8 @@ public static partial class CampaignLoader
             Relays = relays!,
             Retry = retry,
             Delivery = delivery,
+            Limits = limits,
+            Addresses = addresses,
             Data = data,
             Bounces = bounces,
             Dkim = dkim,

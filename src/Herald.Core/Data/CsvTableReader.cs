@@ -72,33 +72,79 @@ internal sealed class CsvTableReader : ITableReader
         return Rows(cancellationToken);
     }
 
+    /// <summary>Most problems collected from one file before reading stops.</summary>
+    private const int MaxProblems = 1000;
+
+    /// <remarks>
+    /// <see cref="DataRecord.Row"/> is the physical line the record starts on (the header is line 1; a quoted field
+    /// with line breaks spans several lines), so every message points at the line an editor shows. Ragged rows are all
+    /// collected and reported together at the end; a file that stops parsing (unbalanced quote, bad UTF-8) ends there.
+    /// </remarks>
     private IEnumerable<DataRecord> Rows(CancellationToken cancellationToken)
     {
-        var row = 0;
         var width = _columns.Length;
+        var problems = new List<Problem>();
+        var nextLine = 2;
+        for (var i = 0; i < width; i++)
+        {
+            nextLine += _csv.GetName(i).AsSpan().Count('\n');
+        }
+
+        var records = 0;
         while (true)
         {
-            if ((row & 1023) == 0)
+            if ((++records & 1023) == 0)
             {
                 cancellationToken.ThrowIfCancellationRequested();
             }
 
-            var next = row + 1;
-            if (!ReadNext(next))
+            var line = nextLine;
+            bool more;
+            try
             {
-                yield break;
+                more = ReadNext(line);
+            }
+            catch (CampaignException ex)
+            {
+                problems.AddRange(ex.Problems);
+                throw new CampaignException(problems);
             }
 
-            row = next;
-            if (_csv.RowFieldCount != width)
+            if (!more)
             {
-                // A lone empty line is harmless; anything else ragged is a broken file.
-                if (_csv.RowFieldCount == 1 && _csv.GetString(0).Length == 0)
+                break;
+            }
+
+            var fields = _csv.RowFieldCount;
+            var breaks = 0;
+            for (var i = 0; i < fields; i++)
+            {
+                breaks += _csv.GetString(i).AsSpan().Count('\n');
+            }
+
+            nextLine += 1 + breaks;
+            if (fields != width)
+            {
+                // A lone empty line is harmless; anything else ragged is a broken row.
+                if (fields == 1 && _csv.GetString(0).Length == 0)
                 {
                     continue;
                 }
 
-                throw Error(row, $"ragged row: {_csv.RowFieldCount} fields, the header has {width}");
+                problems.Add(Error(line, $"ragged row: {fields} fields, the header has {width}{DelimiterHint()}").Problems[0]);
+                if (problems.Count >= MaxProblems)
+                {
+                    problems.Add(new Problem(Path, 0, 0, $"stopped after {MaxProblems} problems"));
+                    break;
+                }
+
+                continue;
+            }
+
+            if (problems.Count > 0)
+            {
+                // The file is already broken: keep reading to report every problem, hand out nothing more.
+                continue;
             }
 
             var values = new object?[width];
@@ -107,9 +153,20 @@ internal sealed class CsvTableReader : ITableReader
                 values[i] = _csv.GetString(i);
             }
 
-            yield return new DataRecord(row, values);
+            yield return new DataRecord(line, values);
+        }
+
+        if (problems.Count > 0)
+        {
+            throw new CampaignException(problems);
         }
     }
+
+    /// <summary>A hint when the header looks like another separator was used (a spreadsheet's ';' export).</summary>
+    private string DelimiterHint() =>
+        _columns.Length == 1 && _columns[0].Contains(';', StringComparison.Ordinal)
+            ? " (the file seems to use ';' between fields; save it as comma-separated CSV)"
+            : string.Empty;
 
     private bool ReadNext(int row)
     {

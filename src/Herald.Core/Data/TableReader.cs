@@ -1,7 +1,7 @@
 namespace Herald.Data;
 
 /// <summary>One data row of a table file, values in the order of <see cref="ITableReader.Columns"/>.</summary>
-/// <param name="Row">1-based data row (CSV: header excluded; JSONL: line number; Parquet: row index + 1).</param>
+/// <param name="Row">Where the row is, for messages: CSV and JSONL the 1-based line it starts on (a CSV header is line 1), Parquet the row index + 1.</param>
 /// <param name="Values">string, long, double, bool, DateTimeOffset, null, or (JSONL) nested lists and dictionaries.</param>
 public readonly record struct DataRecord(int Row, object?[] Values);
 

@@ -71,6 +71,12 @@ public static class PlanFingerprint
             Text(value);
         }
 
+        if (campaign.Addresses.CaseSensitiveLocalPart)
+        {
+            // Only when set, so the fingerprints of plans made before the option existed stay valid.
+            Text("case-sensitive-local-part");
+        }
+
         Text("html");
         FileContent(campaign.HtmlPath);
         Text("text");

@@ -95,7 +95,7 @@ public static class Preparer
         public async Task<PrepareManifest> ExecuteAsync(CancellationToken cancellationToken)
         {
             var dataSets = campaign.Data.Values.ToList();
-            using var recipients = RecipientList.Open(campaign.RecipientsPath);
+            using var recipients = RecipientList.Open(campaign.RecipientsPath, campaign.Addresses.CaseSensitiveLocalPart);
             var recipientsPath = recipients.Path;
             var source = new RecipientSource(recipients, dataSets.Count, options.BatchSize);
             var email = new ColumnRef(recipientsPath, () => source.Columns, RecipientList.EmailColumn);

@@ -26,7 +26,8 @@ public sealed record RecipientEntry(int Row, RecipientStatus Status, string RawE
 
 /// <summary>
 /// Streams a recipients file (CSV or JSONL): each row with its normalized address and status. Duplicates are found
-/// with one hash set of normalized addresses (case-insensitive domain, since the domain is lowercased).
+/// with one hash set of comparison keys (<see cref="EmailAddress.ComparisonKey"/>: the local part case-insensitive
+/// unless the campaign says otherwise). The address kept is the first row's, as the list gives it.
 /// </summary>
 public sealed class RecipientList : IDisposable
 {
@@ -36,7 +37,13 @@ public sealed class RecipientList : IDisposable
     private const int MaxRecipientIdLength = 200;
     private readonly ITableReader _reader;
 
-    private RecipientList(ITableReader reader) => _reader = reader;
+    private readonly bool _caseSensitiveLocalPart;
+
+    private RecipientList(ITableReader reader, bool caseSensitiveLocalPart)
+    {
+        _reader = reader;
+        _caseSensitiveLocalPart = caseSensitiveLocalPart;
+    }
 
     public string Path => _reader.Path;
 
@@ -44,17 +51,22 @@ public sealed class RecipientList : IDisposable
     public IReadOnlyList<string> Columns => _reader.Columns;
 
     /// <summary>Opens the file; a CSV without an <c>email</c> column is a <see cref="CampaignException"/>.</summary>
-    public static RecipientList Open(string path)
+    public static RecipientList Open(string path, bool caseSensitiveLocalPart = false)
     {
         var reader = TableReaders.Open(path);
         if (reader.Columns.Count > 0 && !reader.Columns.Contains(EmailColumn))
         {
             var columns = string.Join(", ", reader.Columns);
+            var hint = reader.Columns.FirstOrDefault(c => string.Equals(c.Trim(), EmailColumn, StringComparison.OrdinalIgnoreCase)) is { } near
+                ? $"; column names are case-sensitive: rename '{near}' to '{EmailColumn}'"
+                : reader.Columns.Count == 1 && reader.Columns[0].Contains(';', StringComparison.Ordinal)
+                    ? "; the file seems to use ';' between fields: save it as comma-separated CSV"
+                    : string.Empty;
             reader.Dispose();
-            throw new CampaignException(new Problem(DisplayPathOf(path), 0, 0, $"no '{EmailColumn}' column (columns: {columns})"));
+            throw new CampaignException(new Problem(DisplayPathOf(path), 1, 0, $"no '{EmailColumn}' column (columns: {columns}){hint}", IsRow: true));
         }
 
-        return new RecipientList(reader);
+        return new RecipientList(reader, caseSensitiveLocalPart);
     }
 
     public IEnumerable<RecipientEntry> Read(CancellationToken cancellationToken = default)
@@ -110,8 +122,10 @@ public sealed class RecipientList : IDisposable
                 continue;
             }
 
-            var id = RecipientIds.For(idText, email);
-            if (!seenEmails.Add(email))
+            // The id hashes the comparison key, so the same mailbox gets the same id whichever spelling the list has.
+            var key = EmailAddress.ComparisonKey(email, _caseSensitiveLocalPart);
+            var id = RecipientIds.For(idText, key);
+            if (!seenEmails.Add(key))
             {
                 yield return new RecipientEntry(record.Row, RecipientStatus.Duplicate, raw, email, id, $"duplicate address {email}", values);
                 continue;

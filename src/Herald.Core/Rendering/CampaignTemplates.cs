@@ -59,9 +59,17 @@ public static partial class CampaignTemplates
         var trackedHtml = ParseGenerated(rewritten.Html, htmlFile, "tracking links");
         var textTemplate = text ?? ParseGenerated(rewritten.DerivedText, htmlFile, "the text part derived from it");
 
-        var options = new TemplateOptions();
+        var options = new TemplateOptions { MaxSteps = campaign.Limits.MaxSteps, MaxRecursion = RenderLimits.MaxRecursion };
         options.Filters.AddFilter(LinkRewriter.LinkFilter, CompiledCampaign.LinkFilter);
-        return new CompiledCampaign(campaign, options, subject!, trackedHtml, textTemplate, text is null, [.. headers], rewritten.Links, signer);
+        RenderBounds.BoundFilters(options, campaign.Limits.MaxMessageSize);
+        var steps = campaign.Limits.MaxSteps;
+        trackedHtml = RangeBounds.Apply(trackedHtml, steps);
+        textTemplate = RangeBounds.Apply(textTemplate, steps);
+        subject = RangeBounds.Apply(subject!, steps);
+        headers = [.. headers.Select(h => (h.Item1, RangeBounds.Apply(h.Item2, steps)))];
+        var names = new TemplateNames(
+            $"{campaignFile} (subject)", htmlFile, textFile ?? $"{htmlFile} (text part derived from it)", [.. headers.Select(h => $"{campaignFile} (headers.{h.Item1})")]);
+        return new CompiledCampaign(campaign, options, subject!, trackedHtml, textTemplate, text is null, [.. headers], rewritten.Links, signer, names);
     }
 
     private static string? ReadTemplate(string path, string display, List<Problem> problems)
@@ -72,6 +80,12 @@ public static partial class CampaignTemplates
             if (source.Length > 0 && source[0] == '\uFEFF')
             {
                 source = source[1..];
+            }
+
+            if (source.Length > RenderLimits.MaxTemplateChars)
+            {
+                problems.Add(new Problem(display, 0, 0, $"the template is larger than {RenderLimits.MaxTemplateChars >> 20} MB"));
+                return null;
             }
 
             if (string.IsNullOrWhiteSpace(source))
@@ -99,6 +113,13 @@ public static partial class CampaignTemplates
     private static IFluidTemplate? Check(string source, string file, string? label, HashSet<string> known, List<Problem> problems, SourcePosition? inline)
     {
         var prefix = label is null ? string.Empty : $"{label}: ";
+        if (TemplateNesting.Check(source) is { } deep)
+        {
+            var (deepLine, deepColumn) = TemplateSource.Position(source, deep.Offset);
+            problems.Add(At(file, inline, deepLine, deepColumn, $"{prefix}{deep.Message}"));
+            return null;
+        }
+
         if (!Parser.TryParse(source, out var template, out var error))
         {
             var (line, column, message) = ParseError(error);

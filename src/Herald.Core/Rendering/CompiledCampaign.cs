@@ -40,6 +40,8 @@ public sealed class CompiledCampaign : IMessageFactory
     private readonly string _fromDomain;
     private readonly FluidValue _campaignValue;
     private readonly StringValue _postalAddress;
+    private readonly TemplateNames _names;
+    private readonly long _maxChars;
 
     internal CompiledCampaign(
         Campaign campaign,
@@ -50,8 +52,11 @@ public sealed class CompiledCampaign : IMessageFactory
         bool textDerived,
         (string Name, IFluidTemplate Template)[] headers,
         IReadOnlyList<TrackedLink> links,
-        TokenSigner signer)
+        TokenSigner signer,
+        TemplateNames names)
     {
+        _names = names;
+        _maxChars = campaign.Limits.MaxMessageSize;
         Campaign = campaign;
         _options = options;
         _subject = subject;
@@ -105,11 +110,12 @@ public sealed class CompiledCampaign : IMessageFactory
             state.SetValue(LinkRewriter.OpenVariable, new StringValue($"{_baseUrl}/o/{open}", false));
         }
 
-        var subject = RenderLine(_subject, state, item.RecipientId, "Subject");
+        var subject = RenderLine(_subject, state, item.RecipientId, "Subject", _names.Subject);
         List<(string, string)>? headers = null;
-        foreach (var (name, template) in _headers)
+        for (var h = 0; h < _headers.Length; h++)
         {
-            (headers ??= []).Add((name, RenderLine(template, state, item.RecipientId, name)));
+            var (name, template) = _headers[h];
+            (headers ??= []).Add((name, RenderLine(template, state, item.RecipientId, name, _names.Headers[h])));
         }
 
         if (item.Email.AsSpan().IndexOfAny('\r', '\n') >= 0)
@@ -124,9 +130,9 @@ public sealed class CompiledCampaign : IMessageFactory
         html.Clear();
         text.Clear();
         state.HtmlMode = true;
-        Render(_html, state, html, Html);
+        Render(_html, state, html, Html, _maxChars, item.RecipientId, _names.Html);
         state.HtmlMode = false;
-        Render(_text, state, text, NullEncoder.Default);
+        Render(_text, state, text, NullEncoder.Default, _maxChars - html.Length, item.RecipientId, _names.Text);
         if (_textDerived)
         {
             PlainText.Tidy(text);
@@ -203,9 +209,11 @@ public sealed class CompiledCampaign : IMessageFactory
         return false;
     }
 
-    private static string RenderLine(IFluidTemplate template, RenderState state, string recipientId, string header)
+    private string RenderLine(IFluidTemplate template, RenderState state, string recipientId, string header, string templateName)
     {
-        var value = template.Render(state, NullEncoder.Default);
+        var output = new StringBuilder();
+        Render(template, state, output, NullEncoder.Default, _maxChars, recipientId, templateName);
+        var value = output.ToString();
         if (value.AsSpan().IndexOfAny('\r', '\n') >= 0)
         {
             throw new RecipientRejectedException(recipientId, $"header-injection: {header}");
@@ -214,13 +222,27 @@ public sealed class CompiledCampaign : IMessageFactory
         return value;
     }
 
-    private static void Render(IFluidTemplate template, RenderState state, StringBuilder output, TextEncoder encoder)
+    /// <summary>Renders into <paramref name="output"/>; a passed limit rejects the recipient, naming the template.</summary>
+    private static void Render(IFluidTemplate template, RenderState state, StringBuilder output, TextEncoder encoder, long maxChars, string recipientId, string templateName)
     {
-        using var writer = new StringWriter(output, System.Globalization.CultureInfo.InvariantCulture);
-        var task = template.RenderAsync(writer, encoder, state);
-        if (!task.IsCompletedSuccessfully)
+        using var writer = new BoundedStringWriter(output, maxChars);
+        try
         {
-            task.AsTask().GetAwaiter().GetResult();
+            var task = template.RenderAsync(writer, encoder, state);
+            if (!task.IsCompletedSuccessfully)
+            {
+                task.AsTask().GetAwaiter().GetResult();
+            }
+        }
+        catch (RenderLimitException ex)
+        {
+            throw new RecipientRejectedException(recipientId, $"limit: {templateName}: {ex.Message}");
+        }
+        catch (InvalidOperationException ex) when (ex.Message.Contains("maximum", StringComparison.OrdinalIgnoreCase))
+        {
+            // Fluid reports both its step and its recursion bound with one "maximum level of recursion" message.
+            throw new RecipientRejectedException(recipientId,
+                $"limit: {templateName}: more than {state.MaxSteps:N0} Liquid steps or loops nested more than {RenderLimits.MaxRecursion} deep (limits.render_steps)");
         }
     }
 

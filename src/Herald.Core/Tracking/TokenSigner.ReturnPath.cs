@@ -8,7 +8,7 @@ namespace Herald.Tracking;
 /// <summary>What a verified return-path token names: the campaign (by a hash of its id) and the ledger row of the recipient.</summary>
 /// <param name="CampaignHash">First 4 bytes of SHA-256 of the campaign id; check it against the row's campaign (<see cref="TokenSigner.CampaignHash"/>).</param>
 /// <param name="Row">The recipient's row id in the store's ledger.</param>
-/// <param name="KeyId">The id of the key that signed it.</param>
+/// <param name="KeyId">The id of the key that signed it (the current one, or one kept for verifying after a rotation).</param>
 public sealed record ReturnPathToken(uint CampaignHash, long Row, uint KeyId)
 {
     /// <summary>True when the token was made for <paramref name="campaignId"/>.</summary>
@@ -30,8 +30,6 @@ public sealed partial class TokenSigner
     // characters, 58 with the prefix. The campaign id and recipient id themselves (up to 100 characters each) cannot fit
     // in 64 characters, so the token names the ledger row and the campaign by hash; the bounce processor looks the row up.
     private const int MaxReturnPathBytes = 2 + ReturnPathKeyIdLength + 4 + 9 + MacLength;
-
-    private static readonly byte[] KeyIdLabel = "herald tracking key id"u8.ToArray();
 
     /// <summary>The 4-byte campaign hash a return path carries.</summary>
     public static uint CampaignHash(string campaignId)
@@ -59,8 +57,8 @@ public sealed partial class TokenSigner
         Span<byte> buffer = stackalloc byte[MaxReturnPathBytes];
         buffer[0] = ReturnPathVersion;
         buffer[1] = (byte)TokenKind.ReturnPath;
-        BinaryPrimitives.WriteUInt32BigEndian(buffer[2..], ReturnPathKeyId);
-        // A sender signs one campaign's return paths: remember its hash.
+        var key = SigningKey;
+        BinaryPrimitives.WriteUInt32BigEndian(buffer[2..], key.Id);
         var cached = _lastCampaign;
         if (cached is null || !string.Equals(cached.Id, campaignId, StringComparison.Ordinal))
         {
@@ -71,7 +69,7 @@ public sealed partial class TokenSigner
         var pos = 2 + ReturnPathKeyIdLength + 4;
         pos += WriteVarint(buffer[pos..], (ulong)row);
         Span<byte> mac = stackalloc byte[32];
-        ReturnPathMac(buffer[..pos], mac);
+        key.Mac(buffer[..pos], mac);
         mac[..MacLength].CopyTo(buffer[pos..]);
         pos += MacLength;
         return ReturnPathPrefix + Base32.Encode(buffer[..pos]);
@@ -100,14 +98,15 @@ public sealed partial class TokenSigner
         }
 
         var payload = buffer[..(written - MacLength)];
+        // Any key this signer knows: mail sent before a key rotation still maps its bounces back.
         var keyId = BinaryPrimitives.ReadUInt32BigEndian(payload[2..]);
-        if (keyId != ReturnPathKeyId)
+        if (Find(keyId) is not { } key)
         {
             return false;
         }
 
         Span<byte> mac = stackalloc byte[32];
-        ReturnPathMac(payload, mac);
+        key.Mac(payload, mac);
         if (!CryptographicOperations.FixedTimeEquals(mac[..MacLength], buffer.Slice(written - MacLength, MacLength)))
         {
             return false;
@@ -123,42 +122,8 @@ public sealed partial class TokenSigner
         return true;
     }
 
-    // Computed once; a race computes the same value twice.
-    private uint? _returnPathKeyId;
+    // A sender signs one campaign's return paths: its hash is remembered (a race computes the same value twice).
     private CampaignHashEntry? _lastCampaign;
-
-    private uint ReturnPathKeyId
-    {
-        get
-        {
-            if (_returnPathKeyId is { } known)
-            {
-                return known;
-            }
-
-            // Derived from the key exactly as tracking key ids are, so an operator sees one id per secret.
-            Span<byte> mac = stackalloc byte[32];
-            HMACSHA256.HashData(_key, KeyIdLabel, mac);
-            var id = BinaryPrimitives.ReadUInt32BigEndian(mac);
-            _returnPathKeyId = id;
-            return id;
-        }
-    }
-
-    private void ReturnPathMac(ReadOnlySpan<byte> payload, Span<byte> mac)
-    {
-        // The same per-thread keyed HMAC as tracking tokens: setting a key up per call doubled the cost.
-        var hmac = t_hmac;
-        if (hmac is null || !ReferenceEquals(t_hmacKey, _key))
-        {
-            hmac?.Dispose();
-            hmac = t_hmac = IncrementalHash.CreateHMAC(HashAlgorithmName.SHA256, _key);
-            t_hmacKey = _key;
-        }
-
-        hmac.AppendData(payload);
-        hmac.GetHashAndReset(mac);
-    }
 
     private sealed record CampaignHashEntry(string Id, uint Hash);
 

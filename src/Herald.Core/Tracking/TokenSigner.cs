@@ -7,114 +7,81 @@ using System.Text;
 
 namespace Herald.Tracking;
 
+/// <summary>What <see cref="TokenSigner.Verify"/> found.</summary>
+public enum TokenStatus
+{
+    Valid,
+
+    /// <summary>Not a token: wrong characters, not the canonical base64url spelling, truncated, too long, bad payload.</summary>
+    Malformed,
+
+    /// <summary>Well formed, but signed with a key id this signer does not have (another secret, or a rotated-out key).</summary>
+    UnknownKey,
+
+    /// <summary>The key id is known but the signature does not match: tampered or forged.</summary>
+    BadSignature,
+}
+
 /// <summary>
-/// Creates and verifies tracking tokens: base64url of <c>payload || HMAC-SHA256(key, payload)[..16]</c>. The payload
-/// holds a version, the kind, the campaign and recipient ids, the link number and (for clicks) the target URL, so the
-/// tracking server needs no database to verify or redirect. Thread-safe.
+/// Creates and verifies signed tokens: base64url (no padding) of <c>payload || HMAC-SHA256(key, payload)[..16]</c>. The
+/// payload holds a version, the kind, the signing key's id, the campaign and recipient ids, the link number and (for
+/// clicks) the target URL, so the tracking server needs no database to verify or redirect. One key signs; previous
+/// keys still verify, so links in mail already sent keep working after a rotation. Thread-safe.
 /// </summary>
 public sealed partial class TokenSigner
 {
-    /// <summary>Environment variable holding the secret (any string of at least 16 characters).</summary>
-    public const string SecretVariable = "HERALD_SECRET";
-
-    /// <summary>Environment variable naming the key file used when <see cref="SecretVariable"/> is unset.</summary>
-    public const string SecretFileVariable = "HERALD_SECRET_FILE";
-
     /// <summary>Tokens longer than this are rejected before any work (the longest URL we sign is far shorter).</summary>
     public const int MaxTokenLength = 4096;
 
-    private const byte Version = 1;
+    /// <summary>Tokens without a key id (before key ids existed): verified against every key.</summary>
+    private const byte LegacyVersion = 1;
+    private const byte Version = 2;
     private const int MacLength = 16;
-    private readonly byte[] _key;
+    private const int KeyIdLength = 4;
 
-    [ThreadStatic]
-    private static IncrementalHash? t_hmac;
+    private static readonly SearchValues<char> Base64UrlChars =
+        SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_");
 
-    [ThreadStatic]
-    private static byte[]? t_hmacKey;
+    private readonly TokenKey[] _keys;
 
-    public TokenSigner(ReadOnlySpan<byte> key)
+    /// <summary>A signer with one key (tests, benchmarks, throwaway signers).</summary>
+    public TokenSigner(ReadOnlySpan<byte> key) : this(new TokenKey(key, "a key given in code"), []) { }
+
+    /// <param name="signing">Signs new tokens (and verifies).</param>
+    /// <param name="previous">Only verify: keys rotated out whose links may still be in mailboxes.</param>
+    public TokenSigner(TokenKey signing, IEnumerable<TokenKey> previous)
     {
-        if (key.Length < 16)
+        ArgumentNullException.ThrowIfNull(signing);
+        ArgumentNullException.ThrowIfNull(previous);
+        var keys = new List<TokenKey> { signing };
+        foreach (var key in previous)
         {
-            throw new ArgumentException("The key must have at least 16 bytes.", nameof(key));
+            // The same key listed twice (or the current key among the previous ones) is one key.
+            if (!keys.Exists(k => k.Id == key.Id))
+            {
+                keys.Add(key);
+            }
         }
 
-        _key = key.ToArray();
+        _keys = [.. keys];
     }
 
-    /// <summary>
-    /// The signer for this machine: the secret from <c>HERALD_SECRET</c>, or else the key file named by
-    /// <c>HERALD_SECRET_FILE</c> (default <c>~/.config/herald/secret.key</c>), created with 32 random bytes when missing.
-    /// </summary>
-    public static TokenSigner FromEnvironment()
+    /// <summary>The key new tokens are signed with.</summary>
+    public TokenKey SigningKey => _keys[0];
+
+    /// <summary>Keys that only verify.</summary>
+    public IReadOnlyList<TokenKey> PreviousKeys => _keys[1..];
+
+    /// <summary>One line for the operator: the signing key's id and origin, and the previous keys' ids.</summary>
+    public string Describe()
     {
-        var secret = Environment.GetEnvironmentVariable(SecretVariable);
-        if (!string.IsNullOrEmpty(secret))
+        var text = $"key {SigningKey}";
+        if (_keys.Length > 1)
         {
-            if (secret.Length < 16)
-            {
-                throw new HeraldException($"{SecretVariable} must be at least 16 characters long.");
-            }
-
-            return new TokenSigner(SHA256.HashData(Encoding.UTF8.GetBytes(secret)));
+            text += $"; also verifying {_keys.Length - 1} previous key(s): {string.Join(", ", PreviousKeys.Select(k => k.ToString()))}";
         }
 
-        return new TokenSigner(LoadOrCreateKeyFile(DefaultKeyFile()));
-    }
-
-    /// <summary>The key file path used when no secret is in the environment.</summary>
-    public static string DefaultKeyFile()
-    {
-        var configured = Environment.GetEnvironmentVariable(SecretFileVariable);
-        if (!string.IsNullOrEmpty(configured))
-        {
-            return configured;
-        }
-
-        var home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
-        return System.IO.Path.Combine(home, ".config", "herald", "secret.key");
-    }
-
-    internal static byte[] LoadOrCreateKeyFile(string path)
-    {
-        try
-        {
-            if (File.Exists(path))
-            {
-                var existing = File.ReadAllBytes(path);
-                if (existing.Length < 16)
-                {
-                    throw new HeraldException($"{path}: the key file is shorter than 16 bytes; delete it to create a new one.");
-                }
-
-                return existing;
-            }
-
-            Directory.CreateDirectory(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!);
-            var key = RandomNumberGenerator.GetBytes(32);
-            var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
-            if (!OperatingSystem.IsWindows())
-            {
-                options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-            }
-
-            try
-            {
-                using var stream = new FileStream(path, options);
-                stream.Write(key);
-                return key;
-            }
-            catch (IOException) when (File.Exists(path))
-            {
-                // Another process created it first: use theirs so both sign alike.
-                return File.ReadAllBytes(path);
-            }
-        }
-        catch (UnauthorizedAccessException ex)
-        {
-            throw new HeraldException($"{path}: cannot read or create the key file: {ex.Message}", ex);
-        }
+        return text;
     }
 
     /// <summary>Creates the token for <paramref name="token"/>.</summary>
@@ -124,14 +91,17 @@ public sealed partial class TokenSigner
         var campaign = Encoding.UTF8.GetByteCount(token.CampaignId);
         var recipient = Encoding.UTF8.GetByteCount(token.RecipientId);
         var target = token.Target is null ? 0 : Encoding.UTF8.GetByteCount(token.Target);
-        var payloadLength = 2 + 5 + campaign + 5 + recipient + 5 + 5 + target;
+        var payloadLength = 2 + KeyIdLength + 5 + campaign + 5 + recipient + 5 + 5 + target;
         var rented = ArrayPool<byte>.Shared.Rent(payloadLength + MacLength);
         try
         {
             var buffer = rented.AsSpan();
+            var key = _keys[0];
             var pos = 0;
             buffer[pos++] = Version;
             buffer[pos++] = (byte)token.Kind;
+            BinaryPrimitives.WriteUInt32BigEndian(buffer[pos..], key.Id);
+            pos += KeyIdLength;
             pos += WriteString(buffer[pos..], token.CampaignId);
             pos += WriteString(buffer[pos..], token.RecipientId);
             pos += WriteVarint(buffer[pos..], (uint)token.LinkNumber);
@@ -141,18 +111,7 @@ public sealed partial class TokenSigner
             }
 
             Span<byte> mac = stackalloc byte[32];
-            var hmac = t_hmac;
-            if (hmac is null || !ReferenceEquals(t_hmacKey, _key))
-            {
-                // One keyed HMAC per thread, reset after each use: the one-shot API sets the key up (and, on
-                // OpenSSL 3, fetches the algorithm) on every call, which made signing ~20 links per email costly.
-                hmac?.Dispose();
-                hmac = t_hmac = IncrementalHash.CreateHMAC(HashAlgorithmName.SHA256, _key);
-                t_hmacKey = _key;
-            }
-
-            hmac.AppendData(buffer[..pos]);
-            hmac.GetHashAndReset(mac);
+            key.Mac(buffer[..pos], mac);
             mac[..MacLength].CopyTo(buffer[pos..]);
             pos += MacLength;
             return Base64Url.EncodeToString(buffer[..pos]);
@@ -163,13 +122,23 @@ public sealed partial class TokenSigner
         }
     }
 
-    /// <summary>Verifies a token; false for anything malformed, truncated, too long or signed with another key.</summary>
-    public bool TryVerify(ReadOnlySpan<char> text, [NotNullWhen(true)] out TrackingToken? token)
+    /// <summary>Verifies a token; false for anything malformed, non-canonical, truncated, too long or signed with a key we do not have.</summary>
+    public bool TryVerify(ReadOnlySpan<char> text, [NotNullWhen(true)] out TrackingToken? token) =>
+        Verify(text, out token, out _) == TokenStatus.Valid;
+
+    /// <summary>
+    /// Verifies a token and says why it is refused. Only the canonical spelling verifies (base64url alphabet, no
+    /// padding, no whitespace, zero trailing bits), so one token has exactly one URL. <paramref name="keyId"/> is the
+    /// id the token names (0 for malformed and legacy tokens): with <see cref="TokenStatus.UnknownKey"/> it tells the
+    /// operator which secret the link was made with.
+    /// </summary>
+    public TokenStatus Verify(ReadOnlySpan<char> text, out TrackingToken? token, out uint keyId)
     {
         token = null;
-        if (text.IsEmpty || text.Length > MaxTokenLength)
+        keyId = 0;
+        if (!IsCanonicalBase64Url(text))
         {
-            return false;
+            return TokenStatus.Malformed;
         }
 
         var rented = ArrayPool<byte>.Shared.Rent(Base64Url.GetMaxDecodedLength(text.Length));
@@ -178,18 +147,35 @@ public sealed partial class TokenSigner
             if (Base64Url.DecodeFromChars(text, rented, out var consumed, out var written) != OperationStatus.Done
                 || consumed != text.Length || written <= MacLength + 2)
             {
-                return false;
+                return TokenStatus.Malformed;
             }
 
             var payload = rented.AsSpan(0, written - MacLength);
-            Span<byte> mac = stackalloc byte[32];
-            HMACSHA256.HashData(_key, payload, mac);
-            if (!CryptographicOperations.FixedTimeEquals(mac[..MacLength], rented.AsSpan(written - MacLength, MacLength)))
+            var mac = rented.AsSpan(written - MacLength, MacLength);
+            if (payload[0] == LegacyVersion)
             {
-                return false;
+                return VerifyLegacy(payload, mac, out token);
             }
 
-            return TryParse(payload, out token);
+            if (payload[0] != Version || payload.Length < 2 + KeyIdLength)
+            {
+                return TokenStatus.Malformed;
+            }
+
+            keyId = BinaryPrimitives.ReadUInt32BigEndian(payload[2..]);
+            var key = Find(keyId);
+            if (key is null)
+            {
+                // Parse anyway: a well-formed token from another secret is worth reporting, random bytes are not.
+                return TryParse(payload, out _) ? TokenStatus.UnknownKey : TokenStatus.Malformed;
+            }
+
+            if (!MacMatches(key, payload, mac))
+            {
+                return TokenStatus.BadSignature;
+            }
+
+            return TryParse(payload, out token) ? TokenStatus.Valid : TokenStatus.Malformed;
         }
         finally
         {
@@ -197,16 +183,82 @@ public sealed partial class TokenSigner
         }
     }
 
-    private static bool TryParse(ReadOnlySpan<byte> payload, [NotNullWhen(true)] out TrackingToken? token)
+    private TokenKey? Find(uint id)
+    {
+        foreach (var key in _keys)
+        {
+            if (key.Id == id)
+            {
+                return key;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>Version 1 tokens (mail sent before key ids) name no key: try each, current first.</summary>
+    private TokenStatus VerifyLegacy(ReadOnlySpan<byte> payload, ReadOnlySpan<byte> mac, out TrackingToken? token)
     {
         token = null;
-        if (payload[0] != Version || payload[1] is < 1 or > 3)
+        foreach (var key in _keys)
+        {
+            if (MacMatches(key, payload, mac))
+            {
+                return TryParse(payload, out token) ? TokenStatus.Valid : TokenStatus.Malformed;
+            }
+        }
+
+        return TokenStatus.BadSignature;
+    }
+
+    private static bool MacMatches(TokenKey key, ReadOnlySpan<byte> payload, ReadOnlySpan<byte> mac)
+    {
+        Span<byte> expected = stackalloc byte[32];
+        key.Mac(payload, expected);
+        return CryptographicOperations.FixedTimeEquals(expected[..MacLength], mac);
+    }
+
+    /// <summary>
+    /// True for the one spelling our encoder writes: only the base64url alphabet (no whitespace, no '+', '/' or '='),
+    /// a length a byte string can have, and zero bits after the last byte (decoders ignore them, so "AB" and "AC"
+    /// would otherwise be the same token).
+    /// </summary>
+    private static bool IsCanonicalBase64Url(ReadOnlySpan<char> text)
+    {
+        if (text.IsEmpty || text.Length > MaxTokenLength || text.ContainsAnyExcept(Base64UrlChars))
         {
             return false;
         }
 
+        var last = Sextet(text[^1]);
+        return (text.Length & 3) switch
+        {
+            1 => false,
+            2 => (last & 0x0F) == 0,
+            3 => (last & 0x03) == 0,
+            _ => true,
+        };
+    }
+
+    private static int Sextet(char c) => c switch
+    {
+        >= 'A' and <= 'Z' => c - 'A',
+        >= 'a' and <= 'z' => c - 'a' + 26,
+        >= '0' and <= '9' => c - '0' + 52,
+        '-' => 62,
+        _ => 63,
+    };
+
+    private static bool TryParse(ReadOnlySpan<byte> payload, [NotNullWhen(true)] out TrackingToken? token)
+    {
+        token = null;
         var kind = (TokenKind)payload[1];
-        var rest = payload[2..];
+        if (!Enum.IsDefined(kind))
+        {
+            return false;
+        }
+
+        var rest = payload[0] == LegacyVersion ? payload[2..] : payload[(2 + KeyIdLength)..];
         if (!TryReadString(ref rest, out var campaign) || !TryReadString(ref rest, out var recipient)
             || !TryReadVarint(ref rest, out var link))
         {
@@ -280,7 +332,7 @@ public sealed partial class TokenSigner
 
         try
         {
-            value = new UTF8Encoding(false, true).GetString(span[..(int)length]);
+            value = Strict.GetString(span[..(int)length]);
         }
         catch (DecoderFallbackException)
         {
@@ -290,4 +342,6 @@ public sealed partial class TokenSigner
         span = span[(int)length..];
         return true;
     }
+
+    private static readonly UTF8Encoding Strict = new(false, true);
 }

@@ -173,7 +173,7 @@ public sealed class PrepareCommandTests : IDisposable
 
         var ex = await Assert.ThrowsAsync<CampaignException>(() => PrepareCommand.RunAsync(Campaign, db, false, "512MB", new StringWriter(), Ct));
 
-        Assert.Equal(5001, ex.Problems[0].Line);
+        Assert.Equal(5002, ex.Problems[0].Line); // the physical line: header on line 1
         await using var store = await SqliteDeliveryStore.OpenAsync(db, Ct);
         Assert.Equal(4, (await store.GetCountsAsync("spring", Ct)).Total);
     }

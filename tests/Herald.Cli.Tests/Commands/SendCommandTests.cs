@@ -234,6 +234,29 @@ public sealed class SendCommandTests : IDisposable
         Assert.Contains("the capture sink received 150 message(s)", run.Out, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Demo_with_keep_says_where_the_captured_mail_is_and_what_to_try_next()
+    {
+        var run = await HeraldProcess.RunAsync(Bound, "demo", "--recipients", "120", "--keep");
+
+        Assert.True(run.Exit == 0, run.Out + run.Error);
+        var line = run.Out.Split('\n').Single(l => l.StartsWith("demo: the captured mail is in ", StringComparison.Ordinal));
+        var folder = line["demo: the captured mail is in ".Length..line.IndexOf(": the first", StringComparison.Ordinal)];
+        try
+        {
+            Assert.Equal(100, Directory.GetFiles(folder, "*.eml").Length);
+            Assert.Contains("the first 100 message(s)", line, StringComparison.Ordinal);
+            Assert.Contains("next, try:", run.Out, StringComparison.Ordinal);
+            Assert.Contains("herald serve --db ", run.Out, StringComparison.Ordinal);
+            Assert.True(File.Exists(Path.Combine(Path.GetDirectoryName(folder)!, "campaign.yml")));
+        }
+        finally
+        {
+            SqliteConnection.ClearAllPools();
+            Directory.Delete(Path.GetDirectoryName(folder)!, recursive: true);
+        }
+    }
+
     private static string[] LogLines(string path)
     {
         if (!File.Exists(path))

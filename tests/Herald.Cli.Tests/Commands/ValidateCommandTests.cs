@@ -15,8 +15,8 @@ public class ValidateCommandTests
         using var output = new StringWriter();
         Assert.Equal(0, ValidateCommand.Run(path, output, TestContext.Current.CancellationToken));
         var text = output.ToString();
-        Assert.Contains("recipients.csv:4: skipped: invalid address: missing @", text, StringComparison.Ordinal);
-        Assert.Contains("recipients.csv:5: skipped: duplicate address", text, StringComparison.Ordinal);
+        Assert.Contains("recipients.csv:5: skipped: invalid address: missing @", text, StringComparison.Ordinal);
+        Assert.Contains("recipients.csv:6: skipped: duplicate address", text, StringComparison.Ordinal);
         Assert.Contains("3 recipients, 1 invalid and 1 duplicate", text, StringComparison.Ordinal);
     }
 
@@ -45,7 +45,7 @@ public class ValidateCommandTests
         File.WriteAllText(html, File.ReadAllText(html).Replace("{{ coupon_code }}", "", StringComparison.Ordinal));
         File.AppendAllText(Path.Combine(files.Path("c"), "recipients.csv"), "x@example.com,\"unclosed\n");
         var csv = Assert.Throws<CampaignException>(() => ValidateCommand.Run(path, TextWriter.Null, TestContext.Current.CancellationToken));
-        Assert.Contains("recipients.csv:4: malformed CSV: unbalanced quotes", csv.Message, StringComparison.Ordinal);
+        Assert.Contains("recipients.csv:5: malformed CSV: unbalanced quotes", csv.Message, StringComparison.Ordinal);
     }
 
     [Fact]

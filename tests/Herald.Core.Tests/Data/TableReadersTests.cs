@@ -13,9 +13,10 @@ public class TableReadersTests
         Assert.Equal(["email", "first_name", "note"], reader.Columns);
         var rows = reader.ReadRows(TestContext.Current.CancellationToken).ToList();
         Assert.Equal(2, rows.Count);
-        Assert.Equal(1, rows[0].Row);
+        Assert.Equal(2, rows[0].Row);
         Assert.Equal("hello, \"world\"\nsecond line", rows[0].Values[2]);
-        Assert.Equal(2, rows[1].Row);
+        // The first record spans two lines: the second starts on line 4.
+        Assert.Equal(4, rows[1].Row);
         Assert.Equal("", rows[1].Values[2]);
     }
 
@@ -28,8 +29,33 @@ public class TableReadersTests
         var ex = Assert.Throws<CampaignException>(() => reader.ReadRows(TestContext.Current.CancellationToken).ToList());
         var problem = Assert.Single(ex.Problems);
         Assert.True(problem.IsRow);
-        Assert.Equal(2, problem.Line);
-        Assert.EndsWith("r.csv:2: ragged row: 3 fields, the header has 2", problem.ToString(), StringComparison.Ordinal);
+        Assert.Equal(3, problem.Line);
+        Assert.EndsWith("r.csv:3: ragged row: 3 fields, the header has 2", problem.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Csv_reports_every_ragged_row_at_its_physical_line()
+    {
+        using var files = new TestFiles();
+        // Line 1 header; 2-3 one record with a quoted line break; 4 ragged; 5 blank; 6 fine; 7 ragged.
+        var path = files.Write("r.csv", "email,name\na@example.com,\"Ann\nSmith\"\nb@example.com,Bob,extra\n\nc@example.com,Cy\nd@example.com\n");
+        using var reader = TableReaders.Open(path);
+        var ex = Assert.Throws<CampaignException>(() => reader.ReadRows(TestContext.Current.CancellationToken).ToList());
+        Assert.Equal([4, 7], ex.Problems.Select(p => p.Line));
+        Assert.All(ex.Problems, p => Assert.Contains("ragged row", p.Message, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void A_semicolon_separated_file_gets_a_hint()
+    {
+        using var files = new TestFiles();
+        var path = files.Write("r.csv", "email;name\na@example.com;Ann\n");
+        var ex = Assert.Throws<CampaignException>(() => Herald.Recipients.RecipientList.Open(path).Dispose());
+        Assert.Contains("seems to use ';'", Assert.Single(ex.Problems).Message, StringComparison.Ordinal);
+
+        var capital = files.Write("c.csv", "Email,name\na@example.com,Ann\n");
+        ex = Assert.Throws<CampaignException>(() => Herald.Recipients.RecipientList.Open(capital).Dispose());
+        Assert.Contains("rename 'Email' to 'email'", Assert.Single(ex.Problems).Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -41,7 +67,7 @@ public class TableReadersTests
         var ex = Assert.Throws<CampaignException>(() => reader.ReadRows(TestContext.Current.CancellationToken).ToList());
         var problem = Assert.Single(ex.Problems);
         Assert.True(problem.IsRow);
-        Assert.Equal(2, problem.Line);
+        Assert.Equal(3, problem.Line);
         Assert.Contains("r.csv:", problem.ToString(), StringComparison.Ordinal);
     }
 

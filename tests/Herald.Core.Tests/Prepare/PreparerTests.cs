@@ -168,9 +168,10 @@ public sealed class PreparerTests : IDisposable
 
         var problem = Assert.Single(ex.Problems);
         Assert.EndsWith("loyalty.csv", problem.File, StringComparison.Ordinal);
-        Assert.Equal(3, problem.Line);
+        // Physical lines of the file (the header is line 1).
+        Assert.Equal(4, problem.Line);
         Assert.Contains("duplicate key '1'", problem.Message, StringComparison.Ordinal);
-        Assert.Contains("row 1", problem.Message, StringComparison.Ordinal);
+        Assert.Contains("row 2", problem.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -13,14 +13,33 @@ public class RecipientListTests
         var rows = list.Read(TestContext.Current.CancellationToken).ToList();
         Assert.Equal(RecipientStatus.Ok, rows[0].Status);
         Assert.Equal("Ann@example.com", rows[0].Email);
-        Assert.Equal(RecipientIds.For(null, "Ann@example.com"), rows[0].RecipientId);
+        Assert.Equal(RecipientIds.For(null, "ann@example.com"), rows[0].RecipientId);
         Assert.Equal(RecipientStatus.Invalid, rows[1].Status);
         Assert.Equal("invalid address: missing @", rows[1].Reason);
         Assert.Equal(RecipientStatus.Duplicate, rows[2].Status);
-        Assert.Equal(3, rows[2].Row);
+        Assert.Equal(4, rows[2].Row); // the physical line: the header is line 1
         Assert.Contains("duplicate address Ann@example.com", rows[2].Reason, StringComparison.Ordinal);
-        // The local part is case-sensitive: only the domain is compared case-insensitively.
-        Assert.Equal(RecipientStatus.Ok, rows[3].Status);
+        // The local part is compared case-insensitively by default too (what every major mailbox provider does).
+        Assert.Equal(RecipientStatus.Duplicate, rows[3].Status);
+    }
+
+    [Fact]
+    public void With_a_case_sensitive_local_part_spellings_are_different_recipients_and_the_address_is_kept_as_given()
+    {
+        using var files = new TestFiles();
+        var path = files.Write("r.csv", "email\nZoe@B\u00dcCHER.example\nzoe@bu\u0308cher.example\nZoe@b\u00fccher.example\n");
+        using (var insensitive = RecipientList.Open(path))
+        {
+            var rows = insensitive.Read(TestContext.Current.CancellationToken).ToList();
+            Assert.Equal([RecipientStatus.Ok, RecipientStatus.Duplicate, RecipientStatus.Duplicate], rows.Select(r => r.Status));
+            Assert.Equal("Zoe@xn--bcher-kva.example", rows[0].Email);
+        }
+
+        using var sensitive = RecipientList.Open(path, caseSensitiveLocalPart: true);
+        var exact = sensitive.Read(TestContext.Current.CancellationToken).ToList();
+        Assert.Equal([RecipientStatus.Ok, RecipientStatus.Ok, RecipientStatus.Duplicate], exact.Select(r => r.Status));
+        Assert.Equal("zoe@xn--bcher-kva.example", exact[1].Email);
+        Assert.NotEqual(exact[0].RecipientId, exact[1].RecipientId);
     }
 
     [Fact]
@@ -44,6 +63,6 @@ public class RecipientListTests
         using var files = new TestFiles();
         var path = files.Write("r.csv", "mail,name\na@example.com,A\n");
         var ex = Assert.Throws<CampaignException>(() => RecipientList.Open(path));
-        Assert.EndsWith("r.csv: no 'email' column (columns: mail, name)", ex.Message, StringComparison.Ordinal);
+        Assert.EndsWith("r.csv:1: no 'email' column (columns: mail, name)", ex.Message, StringComparison.Ordinal);
     }
 }

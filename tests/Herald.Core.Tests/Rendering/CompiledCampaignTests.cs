@@ -82,7 +82,9 @@ public class CompiledCampaignTests
         var subjectLine = raw.Split("\r\n").First(l => l.StartsWith("Subject:", StringComparison.Ordinal));
         Assert.Contains("=?utf-8?", subjectLine, StringComparison.OrdinalIgnoreCase);
         Assert.Contains("From: =?utf-8?", raw, StringComparison.OrdinalIgnoreCase);
-        Assert.True(raw.Split("\r\n").All(l => l.Length <= 78 || l.StartsWith("List-Unsubscribe", StringComparison.Ordinal)), "a line is longer than 78 characters");
+        // A URL cannot be folded: the List-Unsubscribe header and its continuation lines (" <https://…>") may be longer.
+        Assert.True(raw.Split("\r\n").All(l => l.Length <= 78 || l.StartsWith("List-Unsubscribe", StringComparison.Ordinal) || l.StartsWith(" <https://", StringComparison.Ordinal)),
+            "a line is longer than 78 characters: " + string.Join(" / ", raw.Split("\r\n").Where(l => l.Length > 78)));
         Assert.True(stream.ToArray().All(b => b < 128), "raw message must be 7-bit");
         stream.Position = 0;
         using var parsed = MimeMessage.Load(stream, TestContext.Current.CancellationToken);
