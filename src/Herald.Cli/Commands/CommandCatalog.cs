@@ -8,6 +8,7 @@ internal static class CommandCatalog
     public static IEnumerable<Command> All()
     {
         // One line per command; keep alphabetical to ease merges.
+        yield return BouncesCommand.Create();
         yield return DemoCommand.Create();
         yield return DkimCommand.Create();
         yield return InitCommand.Create();

@@ -53,10 +53,12 @@ internal static class SendRunner
                     : $"{reset} failed recipient(s) whose last reply matches {codes.Text} will be sent again.");
             }
 
+            var returnPath = await BounceSendStep.BeforeAsync(campaign, stores, signer, stopToken).ConfigureAwait(false);
             var tuning = request.Tuning ?? SendTuning.Default;
             var options = new DeliveryEngineOptions
             {
                 Dkim = session.Dkim,
+                ReturnPath = returnPath,
                 State = stores.State,
                 Transcript = request.Verbose ? new ConsoleTranscript() : null,
                 Lease = tuning.Lease,
@@ -64,6 +66,7 @@ internal static class SendRunner
             };
             var engine = new DeliveryEngine(campaign, store, session.Compiled, suppression, options);
             var result = await RunWithProgressAsync(engine, stopToken).ConfigureAwait(false);
+            await BounceSendStep.AfterAsync(campaign, stores, signer).ConfigureAwait(false);
             PrintSummary(campaign.Id, result, engine.Snapshot());
             return result.Stop switch
             {

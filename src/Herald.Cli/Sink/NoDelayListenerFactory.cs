@@ -12,11 +12,13 @@ namespace Herald.Cli.Sink;
 /// <summary>
 /// Replaces SmtpServer's listener: its default one leaves Nagle on, so a reply written right after another
 /// waits for the client's delayed ACK (~40 ms) and one connection tops out near 23 messages/s. It also
-/// reports the bound endpoint, which the stock factory only exposes through an event.
+/// reports the bound endpoint, which the stock factory only exposes through an event, and can bound the number of
+/// open sessions (a connection past the bound waits in the listen backlog until one closes).
 /// </summary>
-internal sealed class NoDelayListenerFactory : IEndpointListenerFactory
+internal sealed class NoDelayListenerFactory(int maxConnections = int.MaxValue) : IEndpointListenerFactory
 {
     private readonly TaskCompletionSource<IPEndPoint> _bound = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly SemaphoreSlim? _slots = maxConnections == int.MaxValue ? null : new SemaphoreSlim(maxConnections, maxConnections);
 
     /// <summary>Completes once the socket is listening, with the actual endpoint (port 0 resolved).</summary>
     public Task<IPEndPoint> Bound => _bound.Task;
@@ -38,18 +40,33 @@ internal sealed class NoDelayListenerFactory : IEndpointListenerFactory
 
         var local = (IPEndPoint)socket.LocalEndPoint!;
         _bound.TrySetResult(local);
-        return new Listener(socket, local);
+        return new Listener(socket, local, _slots);
     }
 
-    private sealed class Listener(Socket socket, IPEndPoint local) : IEndpointListener
+    private sealed class Listener(Socket socket, IPEndPoint local, SemaphoreSlim? slots) : IEndpointListener
     {
         public async Task<ISecurableDuplexPipe> GetPipeAsync(ISessionContext context, CancellationToken cancellationToken)
         {
-            var client = await socket.AcceptAsync(cancellationToken).ConfigureAwait(false);
+            if (slots is not null)
+            {
+                await slots.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            Socket client;
+            try
+            {
+                client = await socket.AcceptAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                slots?.Release();
+                throw;
+            }
+
             client.NoDelay = true;
             context.Properties[EndpointListener.LocalEndPointKey] = local;
             context.Properties[EndpointListener.RemoteEndPointKey] = client.RemoteEndPoint!;
-            return new SocketPipe(new NetworkStream(client, ownsSocket: true));
+            return new SocketPipe(new NetworkStream(client, ownsSocket: true), slots);
         }
 
         public void Dispose() => socket.Dispose();
@@ -62,10 +79,13 @@ internal sealed class NoDelayListenerFactory : IEndpointListenerFactory
         // dot-block search and the segment list behind it stay short.
         private static readonly StreamPipeReaderOptions ReaderOptions = new(bufferSize: 65536, minimumReadSize: 16384);
         private readonly NetworkStream _stream;
+        private readonly SemaphoreSlim? _slots;
+        private int _disposed;
 
-        public SocketPipe(NetworkStream stream)
+        public SocketPipe(NetworkStream stream, SemaphoreSlim? slots)
         {
             _stream = stream;
+            _slots = slots;
             Input = PipeReader.Create(stream, ReaderOptions);
             Output = PipeWriter.Create(stream);
         }
@@ -81,6 +101,13 @@ internal sealed class NoDelayListenerFactory : IEndpointListenerFactory
         public Task UpgradeAsync(X509Certificate certificate, SslProtocols protocols, CancellationToken cancellationToken = default) =>
             throw new NotSupportedException("The capture sink does not offer TLS.");
 
-        public void Dispose() => _stream.Dispose();
+        public void Dispose()
+        {
+            _stream.Dispose();
+            if (Interlocked.Exchange(ref _disposed, 1) == 0)
+            {
+                _slots?.Release();
+            }
+        }
     }
 }

@@ -17,12 +17,13 @@ internal enum StoreAccess
 /// <summary>The stores of one address, opened together; what every command works with.</summary>
 internal sealed class HeraldStores : IAsyncDisposable
 {
-    public HeraldStores(StoreLocation location, IDeliveryStore delivery, ITrackingStore tracking, ICampaignStateStore state)
+    public HeraldStores(StoreLocation location, IDeliveryStore delivery, ITrackingStore tracking, ICampaignStateStore state, IBounceStore bounces)
     {
         Location = location;
         Delivery = delivery;
         Tracking = tracking;
         State = state;
+        Bounces = bounces;
     }
 
     public StoreLocation Location { get; }
@@ -34,8 +35,12 @@ internal sealed class HeraldStores : IAsyncDisposable
     /// <summary>Campaign pauses and relay health (written by send, shown by status).</summary>
     public ICampaignStateStore State { get; }
 
+    /// <summary>Bounce and complaint events, each campaign's bounce settings, the store's bounce policy.</summary>
+    public IBounceStore Bounces { get; }
+
     public async ValueTask DisposeAsync()
     {
+        await Bounces.DisposeAsync().ConfigureAwait(false);
         await State.DisposeAsync().ConfigureAwait(false);
         await Tracking.DisposeAsync().ConfigureAwait(false);
         await Delivery.DisposeAsync().ConfigureAwait(false);
@@ -84,7 +89,9 @@ internal static class StoreFactory
                 await state.MigrateAsync(cancellationToken).ConfigureAwait(false);
             }
 
-            return new HeraldStores(location, delivery, tracking, state);
+            var bounces = new SqliteBounceStore(path);
+            await bounces.MigrateAsync(cancellationToken).ConfigureAwait(false);
+            return new HeraldStores(location, delivery, tracking, state, bounces);
         }
         catch
         {
@@ -108,12 +115,17 @@ internal static class StoreFactory
                     throw new StoreException($"no store found: {location.WhereLooked} has no Herald tables. Prepare or send a campaign first, or pass --db.");
                 }
             }
-            else
+
+            var bounces = new PostgresBounceStore(connections, ownsConnections: false);
+            if (access != StoreAccess.ReadOnly)
             {
                 await delivery.MigrateAsync(cancellationToken).ConfigureAwait(false);
+                // Its own versioned tables beside the ledger's (the ledger's schema first).
+                await bounces.MigrateAsync(cancellationToken).ConfigureAwait(false);
             }
 
-            return new HeraldStores(location, delivery, new PostgresTrackingStore(connections, ownsConnections: false), new PostgresCampaignStateStore(connections, ownsConnections: false));
+            return new HeraldStores(location, delivery, new PostgresTrackingStore(connections, ownsConnections: false),
+                new PostgresCampaignStateStore(connections, ownsConnections: false), bounces);
         }
         catch
         {

@@ -70,6 +70,9 @@ public sealed class Campaign
     /// <summary>Named per-recipient data sets joined at prepare time.</summary>
     public IReadOnlyDictionary<string, DataSetOptions> Data { get; init; } = new Dictionary<string, DataSetOptions>();
 
+    /// <summary>The return-path domain and bounce policy (<c>bounces</c> section).</summary>
+    public BounceOptions Bounces { get; init; } = new();
+
     /// <summary>Where inline templates start in the campaign file (<c>subject</c>, <c>headers.NAME</c>), for error messages.</summary>
     public IReadOnlyDictionary<string, SourcePosition> Positions { get; init; } = new Dictionary<string, SourcePosition>();
 }

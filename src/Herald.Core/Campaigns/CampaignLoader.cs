@@ -21,7 +21,7 @@ public static partial class CampaignLoader
     private static readonly string[] TopLevelKeys =
     [
         "id", "from", "reply_to", "subject", "html", "text", "recipients", "headers", "tracking",
-        "unsubscribe", "postal_address", "relays", "retry", "delivery", "data", "limits", "addresses", "dkim", "list_id", "feedback_id",
+        "unsubscribe", "postal_address", "relays", "retry", "delivery", "data", "limits", "addresses", "dkim", "list_id", "feedback_id", "bounces",
     ];
 
     public static Campaign Load(string path)
@@ -97,6 +97,7 @@ public static partial class CampaignLoader
         RenderLimits limits = new();
         AddressOptions addresses = new();
         Dictionary<string, DataSetOptions> data = new(StringComparer.Ordinal);
+        BounceOptions bounces = new();
         DkimOptions? dkim = null;
         YamlMappingNode? dkimNode = null;
         string? listId = null;
@@ -191,6 +192,9 @@ public static partial class CampaignLoader
                     feedback = ListHeaders.ParseFeedbackId(value, context);
                     feedbackNode = value;
                     break;
+                case "bounces":
+                    bounces = BounceOptions.Parse(value, context);
+                    break;
                 case null:
                     break;
                 default:
@@ -248,6 +252,7 @@ public static partial class CampaignLoader
             Limits = limits,
             Addresses = addresses,
             Data = data,
+            Bounces = bounces,
             Dkim = dkim,
             ListId = listId ?? ListHeaders.DefaultListId(id, from!.Domain),
             FeedbackId = ListHeaders.FeedbackId(id, feedback.Stream ?? ListHeaders.DefaultStream, senderId!),

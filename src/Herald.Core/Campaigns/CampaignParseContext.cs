@@ -136,7 +136,7 @@ internal sealed class CampaignParseContext(string display, string fullPath)
 
         if (!Durations.TryParse(text, out var value) || value <= TimeSpan.Zero)
         {
-            Add(node, $"{label}: '{text}' is not a duration (a whole number with ms, s, m or h, for example 30s)");
+            Add(node, $"{label}: '{text}' is not a duration (a whole number with ms, s, m, h or d, for example 30s)");
             return null;
         }
 

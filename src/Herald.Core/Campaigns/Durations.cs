@@ -2,7 +2,7 @@ using System.Globalization;
 
 namespace Herald.Campaigns;
 
-/// <summary>Durations as written in campaign files: a whole number and a unit, <c>100ms</c>, <c>30s</c>, <c>5m</c>, <c>2h</c>.</summary>
+/// <summary>Durations as written in campaign files: a whole number and a unit, <c>100ms</c>, <c>30s</c>, <c>5m</c>, <c>2h</c>, <c>7d</c>.</summary>
 public static class Durations
 {
     public static bool TryParse(string? text, out TimeSpan value)
@@ -32,6 +32,7 @@ public static class Durations
             "s" => number * 1000d,
             "m" => number * 60_000d,
             "h" => number * 3_600_000d,
+            "d" => number * 86_400_000d,
             _ => null,
         };
         if (milliseconds is null || milliseconds > TimeSpan.MaxValue.TotalMilliseconds / 2)
@@ -43,10 +44,15 @@ public static class Durations
         return true;
     }
 
-    /// <summary>The shortest exact form: <c>2h</c>, <c>90s</c>, <c>250ms</c>.</summary>
+    /// <summary>The shortest exact form: <c>7d</c>, <c>2h</c>, <c>90s</c>, <c>250ms</c>.</summary>
     public static string Format(TimeSpan value)
     {
         var ms = (long)value.TotalMilliseconds;
+        if (ms % 86_400_000 == 0 && ms != 0)
+        {
+            return FormattableString.Invariant($"{ms / 86_400_000}d");
+        }
+
         if (ms % 3_600_000 == 0 && ms != 0)
         {
             return FormattableString.Invariant($"{ms / 3_600_000}h");

@@ -74,6 +74,12 @@ public sealed class DeliveryEngineOptions
 
     /// <summary>Receives every relay's SMTP conversation (<c>send --verbose</c>); null for none.</summary>
     public ISmtpTranscript? Transcript { get; init; }
+
+    /// <summary>
+    /// The envelope sender (MAIL FROM) of one recipient's message, for a variable envelope return path that names the
+    /// recipient; null: the campaign's From address for every message.
+    /// </summary>
+    public Func<WorkItem, string>? ReturnPath { get; init; }
 }
 
 /// <summary>
@@ -582,7 +588,8 @@ public sealed partial class DeliveryEngine
                 return;
             }
 
-            var result = await connection.SendAsync(message, _sender, new MailboxAddress((string?)null, item.Email)).ConfigureAwait(false);
+            var envelopeSender = _options.ReturnPath is { } returnPath ? new MailboxAddress((string?)null, returnPath(item)) : _sender;
+            var result = await connection.SendAsync(message, envelopeSender, new MailboxAddress((string?)null, item.Email)).ConfigureAwait(false);
             if (result.Kind is AttemptKind.Delivered or AttemptKind.Rejected)
             {
                 Touch();

@@ -6,6 +6,9 @@ public enum TokenKind
     Click = 1,
     Open = 2,
     Unsubscribe = 3,
+
+    /// <summary>A variable envelope return path (<c>b-TOKEN@bounce-domain</c>); never a URL token (see <see cref="TokenSigner.CreateReturnPath"/>).</summary>
+    ReturnPath = 4,
 }
 
 /// <summary>The verified content of a tracking token.</summary>

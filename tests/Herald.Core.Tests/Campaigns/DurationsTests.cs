@@ -9,6 +9,7 @@ public class DurationsTests
     [InlineData("30s", 30_000)]
     [InlineData("5m", 300_000)]
     [InlineData("2h", 7_200_000)]
+    [InlineData("7d", 604_800_000)]
     [InlineData(" 7s ", 7_000)]
     public void TryParse_reads_units(string text, long milliseconds)
     {
@@ -30,6 +31,7 @@ public class DurationsTests
     public void Format_gives_the_shortest_exact_unit()
     {
         Assert.Equal("2h", Durations.Format(TimeSpan.FromHours(2)));
+        Assert.Equal("7d", Durations.Format(TimeSpan.FromDays(7)));
         Assert.Equal("90s", Durations.Format(TimeSpan.FromSeconds(90)));
         Assert.Equal("250ms", Durations.Format(TimeSpan.FromMilliseconds(250)));
     }
