@@ -25,7 +25,7 @@ internal static class TrackingEndpoints
         app.MapGet("/u/{token}", UnsubscribePage);
         app.MapPost("/u/{token}", UnsubscribeAsync);
         app.MapGet("/healthz", () => TypedResults.Text("ok"));
-        app.MapGet("/metrics", (PrometheusExporter exporter) => TypedResults.Text(exporter.Render(), "text/plain; version=0.0.4; charset=utf-8"));
+        app.MapGet("/metrics", Metrics);
     }
 
     public static async Task<Results<RedirectHttpResult, ProblemHttpResult>> ClickAsync(
@@ -109,6 +109,23 @@ internal static class TrackingEndpoints
         metrics.Request(Endpoint.Unsubscribe, ok: true);
         return TypedResults.Content(Page("Unsubscribed", "<h1>You are unsubscribed</h1><p>You will not receive these emails any more.</p>"),
             "text/html; charset=utf-8");
+    }
+
+    /// <summary>Prometheus text; with a metrics token configured, only for <c>Authorization: Bearer TOKEN</c>.</summary>
+    public static Results<ContentHttpResult, UnauthorizedHttpResult> Metrics(HttpContext context, TrackingServerOptions options, PrometheusExporter exporter)
+    {
+        if (options.MetricsToken is { } token)
+        {
+            string? authorization = context.Request.Headers.Authorization;
+            if (authorization is null || !authorization.StartsWith("Bearer ", StringComparison.Ordinal)
+                || !DashboardAuth.TokenMatches(authorization["Bearer ".Length..], token))
+            {
+                context.Response.Headers.WWWAuthenticate = "Bearer realm=\"metrics\"";
+                return TypedResults.Unauthorized();
+            }
+        }
+
+        return TypedResults.Text(exporter.Render(), "text/plain; version=0.0.4; charset=utf-8");
     }
 
     internal static ProblemHttpResult NotFound() =>

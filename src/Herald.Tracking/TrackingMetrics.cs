@@ -34,6 +34,8 @@ internal sealed class TrackingMetrics : IDisposable
     private long _spooled;
     private long _replayed;
     private long _storeErrors;
+    private long _loginFailures;
+    private long _loginsThrottled;
 
     public TrackingMetrics(Func<long> pending)
     {
@@ -45,6 +47,8 @@ internal sealed class TrackingMetrics : IDisposable
         Meter.CreateObservableCounter("herald_events_spooled_total", () => Volatile.Read(ref _spooled), description: "Events written to the spool file while the store was unavailable.");
         Meter.CreateObservableCounter("herald_events_replayed_total", () => Volatile.Read(ref _replayed), description: "Spooled events replayed into the store.");
         Meter.CreateObservableCounter("herald_store_errors_total", () => Volatile.Read(ref _storeErrors), description: "Failed store writes.");
+        Meter.CreateObservableCounter("herald_dashboard_login_failures_total", () => Volatile.Read(ref _loginFailures), description: "Dashboard logins with a wrong token.");
+        Meter.CreateObservableCounter("herald_dashboard_logins_throttled_total", () => Volatile.Read(ref _loginsThrottled), description: "Dashboard logins refused because the client failed too often.");
         Meter.CreateObservableGauge("herald_events_pending", () => _pending(), description: "Events waiting in memory for the next batch.");
         Meter.CreateObservableCounter("herald_redirect_duration_seconds_bucket", ObserveBuckets, description: "Redirect handling time (cumulative buckets).");
         Meter.CreateObservableCounter("herald_redirect_duration_seconds_sum", () => Stopwatch.GetElapsedTime(0, Volatile.Read(ref _latencyTicks)).TotalSeconds);
@@ -79,6 +83,10 @@ internal sealed class TrackingMetrics : IDisposable
     public void Replayed(int count) => Interlocked.Add(ref _replayed, count);
 
     public void StoreError() => Interlocked.Increment(ref _storeErrors);
+
+    public void LoginFailed() => Interlocked.Increment(ref _loginFailures);
+
+    public void LoginThrottled() => Interlocked.Increment(ref _loginsThrottled);
 
     public void Dispose() => Meter.Dispose();
 

@@ -28,6 +28,14 @@ internal static class SendRunner
             await using var suppressionScope = suppression.ConfigureAwait(false);
             await suppression.MigrateAsync(stopToken).ConfigureAwait(false);
             await PlanStep.EnsurePlanAsync(campaign, store, suppression, stopToken).ConfigureAwait(false);
+            // Reports name links by the template's labels: record them as sending starts, for this campaign's report and dashboard.
+            var reports = new SqliteReportStore(store.DatabasePath);
+            await using (reports.ConfigureAwait(false))
+            {
+                await reports.MigrateAsync(stopToken).ConfigureAwait(false);
+                await reports.SaveLinksAsync(campaign.Id, session.Compiled.TrackedLinks, stopToken).ConfigureAwait(false);
+            }
+
             if (resetInDoubt)
             {
                 var reset = await store.ResetInDoubtAsync(campaign.Id, stopToken).ConfigureAwait(false);

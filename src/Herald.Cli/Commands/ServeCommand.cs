@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Herald.Campaigns;
 using Herald.Sqlite;
 using Herald.Tracking;
 
@@ -8,6 +9,9 @@ namespace Herald.Cli.Commands;
 internal static class ServeCommand
 {
     public const string DashboardTokenVariable = "HERALD_DASHBOARD_TOKEN";
+
+    /// <summary>When set, <c>/metrics</c> needs <c>Authorization: Bearer</c> with this token.</summary>
+    public const string MetricsTokenVariable = "HERALD_METRICS_TOKEN";
 
     public static Command Create()
     {
@@ -23,14 +27,32 @@ internal static class ServeCommand
             DefaultValueFactory = _ => DashboardTokenVariable,
         };
         var spool = new Option<string?>("--spool") { Description = "Spool file for events while the store is unavailable. Default: the database path + .spool." };
+        var session = new Option<string>("--dashboard-session")
+        {
+            Description = "How long a dashboard login lasts (e.g. 30m, 12h).",
+            DefaultValueFactory = _ => "12h",
+        };
+        var maxEvents = new Option<int>("--max-events-per-recipient")
+        {
+            Description = "A recipient with more opens or clicks than this is counted as a bot as a whole (as herald report does).",
+            DefaultValueFactory = _ => EngagementOptions.DefaultMaxEventsPerRecipient,
+        };
         var command = new Command("serve", "Answer tracking links (clicks, opens, one-click unsubscribe) and serve the dashboard.")
         {
-            db, urls, tokenEnv, spool,
+            db, urls, tokenEnv, spool, session, maxEvents,
         };
         command.SetAction((result, ct) => CliRunner.RunAsync(async () =>
         {
             var path = Path.GetFullPath(StorePaths.Resolve(result.GetValue(db), campaignFile: null));
             var token = Environment.GetEnvironmentVariable(result.GetValue(tokenEnv)!);
+            var metricsToken = Environment.GetEnvironmentVariable(MetricsTokenVariable);
+            if (!Durations.TryParse(result.GetValue(session), out var sessionLifetime) || sessionLifetime <= TimeSpan.Zero)
+            {
+                throw new HeraldException($"--dashboard-session: '{result.GetValue(session)}' is not a duration (examples: 30m, 12h).");
+            }
+
+            var engagement = new EngagementOptions { MaxEventsPerRecipient = result.GetValue(maxEvents) };
+            engagement.Validate();
             var tracking = new SqliteTrackingStore(path);
             await using (tracking.ConfigureAwait(false))
             {
@@ -38,6 +60,9 @@ internal static class ServeCommand
                 await using (ledger.ConfigureAwait(false))
                 {
                     await tracking.MigrateAsync(ct).ConfigureAwait(false);
+                    var reports = new SqliteReportStore(path);
+                    await using var reportsScope = reports.ConfigureAwait(false);
+                    await reports.MigrateAsync(ct).ConfigureAwait(false);
                     var app = TrackingServer.Build(new TrackingServerOptions
                     {
                         Signer = TokenSigner.FromEnvironment(),
@@ -46,6 +71,10 @@ internal static class ServeCommand
                         SpoolPath = result.GetValue(spool) ?? path + ".spool",
                         Urls = result.GetValue(urls)!.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
                         DashboardToken = string.IsNullOrEmpty(token) ? null : token,
+                        Reports = reports,
+                        MetricsToken = string.IsNullOrEmpty(metricsToken) ? null : metricsToken,
+                        DashboardSession = sessionLifetime,
+                        Engagement = engagement,
                     });
                     await using (app.ConfigureAwait(false))
                     {
@@ -67,6 +96,9 @@ internal static class ServeCommand
                         Console.WriteLine(token is { Length: > 0 }
                             ? "dashboard: enabled at /"
                             : $"dashboard: disabled (set {result.GetValue(tokenEnv)} to enable it)");
+                        Console.WriteLine(metricsToken is { Length: > 0 }
+                            ? $"metrics: /metrics needs the bearer token from {MetricsTokenVariable}"
+                            : $"metrics: /metrics is open (set {MetricsTokenVariable} to require a token)");
                         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct, app.Lifetime.ApplicationStopping);
                         try
                         {
