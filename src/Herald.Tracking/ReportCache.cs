@@ -7,11 +7,12 @@ using Microsoft.Extensions.Logging;
 namespace Herald.Tracking;
 
 /// <summary>
-/// The dashboard's reports, computed in the background and served from memory, so a campaign page answers at once
-/// even when its report takes seconds at a million recipients. A report is refreshed when someone asks for it and it
-/// is older than ten times what it took to compute (at least <see cref="TrackingServerOptions.ReportRefreshInterval"/>),
-/// so the cost of keeping a large campaign live stays a small share of the machine. One report is computed at a time:
-/// the tracking endpoints share these cores. Every computation has a time limit and stops with the server.
+/// The dashboard's reports. A small campaign's report (fewer than <see cref="FreshLimit"/> recipients and events) is
+/// computed for every request, so what a page shows is never older than the request. A large one is served from memory and
+/// recomputed in the background once it is older than ten times what it took (at least
+/// <see cref="TrackingServerOptions.ReportRefreshInterval"/>), so a campaign page answers at once and keeping a large
+/// campaign live stays a small share of the machine. One report is computed at a time: the tracking endpoints share
+/// these cores. Every computation has a time limit and stops with the server.
 /// </summary>
 internal sealed partial class ReportCache : IHostedService, IDisposable
 {
@@ -28,22 +29,30 @@ internal sealed partial class ReportCache : IHostedService, IDisposable
         _logger = logger;
     }
 
+    /// <summary>
+    /// Recipients plus events below which a report is recomputed for each request (a fraction of a second) rather than
+    /// served from memory. Size, not the last computation's time, decides: a first computation is slowed by warm-up.
+    /// </summary>
+    public const long FreshLimit = 200_000;
+
     /// <summary>The newest report of a campaign, or null when none was computed yet.</summary>
     public CachedReport? Peek(string campaignId) => _entries.TryGetValue(campaignId, out var entry) ? entry.Latest : null;
 
     /// <summary>
-    /// A report no older than the refresh policy allows: the cached one when fresh, else a new one (waiting for a
-    /// computation already running rather than starting a second). Bounded by <paramref name="cancellationToken"/>.
+    /// The report for a request: one computed after the request arrived when reports of this campaign are cheap, else
+    /// the cached one while the refresh policy allows it. Joins a computation that is already running rather than
+    /// starting a second. Bounded by <paramref name="cancellationToken"/>.
     /// </summary>
     public async Task<CachedReport> GetAsync(string campaignId, CancellationToken cancellationToken)
     {
+        var asked = _options.Time.GetUtcNow();
         var entry = _entries.GetOrAdd(campaignId, static _ => new Entry());
-        if (entry.Latest is { } latest && !IsStale(latest))
+        if (entry.Latest is { } latest && (latest.StartedAt >= asked || (Size(latest.Report) >= FreshLimit && !IsStale(latest))))
         {
             return latest;
         }
 
-        return await RefreshAsync(campaignId, entry).WaitAsync(cancellationToken).ConfigureAwait(false);
+        return await RefreshAsync(campaignId, entry, asked).WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Starts a refresh when the cached report is stale; never waits for it.</summary>
@@ -52,7 +61,7 @@ internal sealed partial class ReportCache : IHostedService, IDisposable
         var entry = _entries.GetOrAdd(campaignId, static _ => new Entry());
         if (entry.Latest is null || IsStale(entry.Latest))
         {
-            _ = RefreshAsync(campaignId, entry);
+            _ = RefreshAsync(campaignId, entry, DateTimeOffset.MinValue);
         }
     }
 
@@ -89,9 +98,12 @@ internal sealed partial class ReportCache : IHostedService, IDisposable
         await _warmUp.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         foreach (var entry in _entries.Values)
         {
-            if (entry.Running is { } running)
+            foreach (var task in (Task?[])[entry.Queued, entry.Running])
             {
-                await ((Task)running).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                if (task is not null)
+                {
+                    await task.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                }
             }
         }
     }
@@ -104,6 +116,8 @@ internal sealed partial class ReportCache : IHostedService, IDisposable
 
     private IReportStore Store => _options.Reports ?? throw new InvalidOperationException("The dashboard needs a report store.");
 
+    private static long Size(CampaignReport report) => report.Delivery.Total + report.Raw.Opens + report.Raw.Clicks + report.Raw.Unsubscribes;
+
     private bool IsStale(CachedReport report)
     {
         var age = _options.Time.GetUtcNow() - report.ComputedAt;
@@ -111,18 +125,54 @@ internal sealed partial class ReportCache : IHostedService, IDisposable
         return age >= interval;
     }
 
-    private Task<CachedReport> RefreshAsync(string campaignId, Entry entry)
+    /// <summary>
+    /// A computation that starts at or after <paramref name="notBefore"/>: the running one when it qualifies, else the one
+    /// queued behind it (every request arriving meanwhile joins that one), else a new one.
+    /// </summary>
+    private Task<CachedReport> RefreshAsync(string campaignId, Entry entry, DateTimeOffset notBefore)
     {
         lock (entry)
         {
-            if (entry.Running is { IsCompleted: false } running)
+            if (entry.Queued is { } queued)
+            {
+                return queued;
+            }
+
+            if (entry.Running is { IsCompleted: false } running && entry.RunningSince >= notBefore)
             {
                 return running;
             }
 
-            var task = Task.Run(() => ComputeCachedAsync(campaignId, entry), CancellationToken.None);
-            entry.Running = task;
+            var previous = entry.Running is { IsCompleted: false } busy ? busy : null;
+            var task = previous is null ? StartAsync() : QueueAsync(previous);
+            if (previous is not null)
+            {
+                entry.Queued = task;
+            }
+
             return task;
+
+            async Task<CachedReport> QueueAsync(Task<CachedReport> before)
+            {
+                // Reads made after the running computation started must be seen: wait for it, then start anew.
+                await ((Task)before).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ForceYielding);
+                Task<CachedReport> next;
+                lock (entry)
+                {
+                    entry.Queued = null;
+                    next = StartAsync();
+                }
+
+                return await next.ConfigureAwait(false);
+            }
+
+            Task<CachedReport> StartAsync()
+            {
+                var started = Task.Run(() => ComputeCachedAsync(campaignId, entry), CancellationToken.None);
+                entry.Running = started;
+                entry.RunningSince = _options.Time.GetUtcNow();
+                return started;
+            }
         }
     }
 
@@ -133,10 +183,11 @@ internal sealed partial class ReportCache : IHostedService, IDisposable
         await _oneAtATime.WaitAsync(limit.Token).ConfigureAwait(false);
         try
         {
+            var startedAt = _options.Time.GetUtcNow();
             var started = Stopwatch.GetTimestamp();
             var report = await CampaignReportBuilder.BuildAsync(Store, new EventWindow(campaignId), _options.Engagement, null, _options.Time, limit.Token)
                 .ConfigureAwait(false);
-            var cached = new CachedReport(report, CampaignReportFormats.ToJson(report, indented: false), _options.Time.GetUtcNow(),
+            var cached = new CachedReport(report, CampaignReportFormats.ToJson(report, indented: false), startedAt, _options.Time.GetUtcNow(),
                 Stopwatch.GetElapsedTime(started), Interlocked.Increment(ref entry.Version));
             entry.Latest = cached;
             return cached;
@@ -182,9 +233,11 @@ internal sealed partial class ReportCache : IHostedService, IDisposable
     {
         public volatile CachedReport? Latest;
         public Task<CachedReport>? Running;
+        public DateTimeOffset RunningSince;
+        public Task<CachedReport>? Queued;
         public long Version;
     }
 }
 
-/// <summary>A computed report, its JSON, when it was computed and how long that took.</summary>
-internal sealed record CachedReport(CampaignReport Report, string Json, DateTimeOffset ComputedAt, TimeSpan Took, long Version);
+/// <summary>A computed report, its JSON, when its computation started and ended, and how long it took.</summary>
+internal sealed record CachedReport(CampaignReport Report, string Json, DateTimeOffset StartedAt, DateTimeOffset ComputedAt, TimeSpan Took, long Version);

@@ -53,7 +53,8 @@ internal sealed class ServerHarness : IAsyncDisposable
         string? dashboardToken = null,
         Func<ITrackingStore, ITrackingStore>? wrapStore = null,
         string? directory = null,
-        Func<TrackingServerOptions, TrackingServerOptions>? configure = null)
+        Func<TrackingServerOptions, TrackingServerOptions>? configure = null,
+        Action<Microsoft.Extensions.Logging.ILoggingBuilder>? logging = null)
     {
         configure ??= static o => o;
         var ct = TestContext.Current.CancellationToken;
@@ -80,7 +81,7 @@ internal sealed class ServerHarness : IAsyncDisposable
             DashboardToken = dashboardToken,
             Reports = reports,
             StoreRetryInterval = TimeSpan.Zero,
-        }));
+        }), logging);
         await app.StartAsync(ct);
         var address = TrackingServer.Addresses(app)[0];
         var client = new HttpClient(new SocketsHttpHandler { AllowAutoRedirect = false, UseCookies = false })
