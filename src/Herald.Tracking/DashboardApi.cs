@@ -54,7 +54,7 @@ internal static class DashboardApi
             var live = await progress.SampleAsync(c.CampaignId, limit.Token).ConfigureAwait(false);
             rows.Add(new CampaignRow(
                 c.CampaignId, c.PlannedAt, c.Recipients, c.Sent, c.Opens, c.Clicks, c.Unsubscribes, c.LastEventAt,
-                live is { Active: true } ? "sending" : c.Recipients == 0 ? "tracking" : "sent",
+                live is { Active: true } ? "sending" : c.Recipients == 0 ? "tracking" : live is { Sent: 0, Failed: 0, InDoubt: 0 } ? "planned" : "sent",
                 report?.HumanRates, report?.RawRates, report?.GeneratedAt));
         }
 

@@ -13,11 +13,12 @@ internal static class DashboardPage
     {
         ["dashboard.js"] = (Load("dashboard.js"), "text/javascript; charset=utf-8"),
         ["dashboard.css"] = (Load("dashboard.css"), "text/css; charset=utf-8"),
+        ["favicon.svg"] = (Load("favicon.svg"), "image/svg+xml"),
     };
 
     private const string Head = """
         <meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-        <link rel="stylesheet" href="/assets/dashboard.css">
+        <link rel="stylesheet" href="/assets/dashboard.css"><link rel="icon" href="/assets/favicon.svg" type="image/svg+xml">
         """;
 
     private const string Brand = """<span class="mark">H</span>Herald""";

@@ -121,7 +121,9 @@ internal sealed partial class ReportCache : IHostedService, IDisposable
     private bool IsStale(CachedReport report)
     {
         var age = _options.Time.GetUtcNow() - report.ComputedAt;
-        var interval = TimeSpan.FromTicks(Math.Max(_options.ReportRefreshInterval.Ticks, report.Took.Ticks * 10));
+        var interval = Size(report.Report) < FreshLimit
+            ? _options.ReportRefreshInterval
+            : TimeSpan.FromTicks(Math.Max(_options.ReportRefreshInterval.Ticks, report.Took.Ticks * 10));
         return age >= interval;
     }
 

@@ -5,7 +5,8 @@ namespace Herald.Tracking;
 
 /// <summary>Where a send stands, for the live dashboard.</summary>
 /// <param name="Done">Recipients with an outcome (sent, failed, in doubt, skipped).</param>
-/// <param name="RatePerSecond">Outcomes per second over the last half minute; null until two samples are apart.</param>
+/// <param name="Active">Recipients remain and the send has started (one is in flight or has an outcome).</param>
+/// <param name="RatePerSecond">Outcomes per second over the last ten seconds; null until two samples are apart.</param>
 /// <param name="EtaSeconds">Pending and in-flight recipients at that rate; null when the rate is unknown or zero.</param>
 public sealed record SendProgressSnapshot(
     string Campaign, DateTimeOffset At, long Total, long Pending, long Sending, long Sent, long Failed, long InDoubt, long Skipped,
@@ -17,7 +18,8 @@ public sealed record SendProgressSnapshot(
 /// </summary>
 internal sealed class SendProgress(TrackingServerOptions options)
 {
-    private static readonly TimeSpan RateWindow = TimeSpan.FromSeconds(30);
+    // Short enough that the rate follows a send that just started or slowed down.
+    private static readonly TimeSpan RateWindow = TimeSpan.FromSeconds(10);
     private readonly ConcurrentDictionary<string, Samples> _campaigns = new(StringComparer.Ordinal);
 
     public async Task<SendProgressSnapshot?> SampleAsync(string campaignId, CancellationToken cancellationToken)
@@ -52,8 +54,10 @@ internal sealed class SendProgress(TrackingServerOptions options)
             double? rate = now - firstAt >= TimeSpan.FromSeconds(1) ? (done - firstDone) / (now - firstAt).TotalSeconds : null;
             var remaining = counts.Pending + counts.Sending;
             double? eta = rate is > 0 ? remaining / rate.Value : null;
+            // A plan nobody sends yet is not "sending": it starts with the first recipient in flight or done.
+            var started = counts.Sending + counts.Sent + counts.Failed + counts.InDoubt > 0;
             var snapshot = new SendProgressSnapshot(campaignId, now, counts.Total, counts.Pending, counts.Sending, counts.Sent, counts.Failed,
-                counts.InDoubt, counts.Skipped, done, remaining > 0, rate, eta);
+                counts.InDoubt, counts.Skipped, done, remaining > 0 && started, rate, eta);
             samples.Latest = snapshot;
             return snapshot;
         }

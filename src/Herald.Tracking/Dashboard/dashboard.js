@@ -14,7 +14,7 @@ function el(tag, attrs, ...children) {
     else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
     else e.setAttribute(k, v === true ? "" : String(v));
   }
-  for (const c of children.flat()) {
+  for (const c of children.flat(Infinity)) {
     if (c === undefined || c === null || c === false) continue;
     e.append(c instanceof Node ? c : document.createTextNode(String(c)));
   }
@@ -120,7 +120,7 @@ function renderOverview(card, list) {
   }, c.label)));
   const body = el("tbody", {}, rows.map(c => el("tr", { "data-campaign": c.id, onclick: () => go("#/c/" + encodeURIComponent(c.id)) },
     el("td", {}, el("a", { class: "cname", href: "#/c/" + encodeURIComponent(c.id) }, c.id), el("div", { class: "muted small" }, c.planned_at ? "planned " + when(c.planned_at) : "events only")),
-    el("td", {}, el("span", { class: "pill " + (c.status === "sending" ? "live" : c.status === "sent" ? "sent" : "") }, c.status === "sending" ? "Sending" : c.status === "sent" ? "Sent" : "Tracking")),
+    el("td", {}, statusPill(c.status, false)),
     el("td", { class: "num" }, fmt(c.recipients)),
     el("td", { class: "num" }, fmt(c.sent)),
     ["delivery_rate", "open_rate", "click_through_rate", "click_to_open_rate", "unsubscribe_rate"].map(name => el("td", { class: "num rate", "data-rate": name },
@@ -175,8 +175,9 @@ function renderCampaign() {
   const r = current.report, id = current.id, params = current.params;
   const y = window.scrollY;
   const d = r.delivery;
-  const sending = d.pending + d.sending > 0 && d.sent + d.failed + d.in_doubt > 0;
-  const status = sending ? el("span", { class: "pill live", id: "status" }, "Sending") : d.total > 0 ? el("span", { class: "pill sent", id: "status" }, "Sent") : el("span", { class: "pill", id: "status" }, "Tracking only");
+  const attempted = d.sent + d.failed + d.in_doubt;
+  const sending = d.pending + d.sending > 0 && attempted > 0;
+  const status = statusPill(d.total === 0 ? "tracking" : attempted === 0 ? "planned" : sending ? "sending" : "sent");
   const q = rangeQuery(params);
   const base = "/api/campaigns/" + encodeURIComponent(id);
   const box = view();
@@ -203,6 +204,11 @@ function renderCampaign() {
   box.append(detail);
   renderProgress();
   window.scrollTo(0, y);
+}
+
+function statusPill(state, main = true) {
+  const labels = { sending: "Sending", sent: "Sent", planned: "Planned", tracking: "Tracking only" };
+  return el("span", { class: "pill " + (state === "sending" ? "live" : state === "sent" ? "sent" : ""), id: main ? "status" : null, "data-status": state }, labels[state] || state);
 }
 
 function rangeControls(r, params) {
@@ -235,7 +241,12 @@ function renderProgress() {
   if (!box || !current) return;
   const p = current.progress, d = current.report ? current.report.delivery : null;
   const src = p || (d ? { total: d.total, pending: d.pending, sending: d.sending, sent: d.sent, failed: d.failed, in_doubt: d.in_doubt, skipped: d.skipped, active: d.pending + d.sending > 0, rate_per_second: null, eta_seconds: null } : null);
-  if (!src || src.total === 0 || (!src.active && !p)) { box.replaceChildren(); return; }
+  // Shown once a send has begun, and kept (as "finished") for the rest of this visit once it was seen running.
+  const started = src && src.sent + src.failed + src.in_doubt > 0;
+  if (src && src.active && started) current.sawSending = true;
+  if (!src || src.total === 0 || !started || (!src.active && !current.sawSending)) { box.replaceChildren(); return; }
+  const pill = $("#status");
+  if (pill && p) pill.replaceWith(statusPill(src.active ? "sending" : "sent"));
   const total = Math.max(1, src.total);
   const seg = (cls, n, title) => { const s = el("span", { class: cls, title: title + ": " + fmt(n) }); s.style.width = (100 * n / total) + "%"; return s; };
   const remaining = src.pending + src.sending;
@@ -268,8 +279,8 @@ function kpis(r) {
       el("div", { class: "label" }, label),
       el("div", { class: "value" }, metric("human_rates." + name, x.human, pct(x.human))),
       el("div", { class: "of" }, metric(numeratorMetric, x.human_numerator, fmt(x.human_numerator)), " of ", metric(denominatorMetric, x.human_denominator, fmt(x.human_denominator)), " " + x.denominator.replace(/ \(.*\)$/, "")),
-      name === "delivery_rate" || name === "unsubscribe_rate" || name.includes("bounce") || name === "complaint_rate" ? el("div", { class: "raw" }, x.numerator)
-        : el("div", { class: "raw" }, "All events incl. bots: ", metric("raw_rates." + name, x.raw, pct(x.raw)), " · ", metric(numeratorMetric.replace("human.", "raw."), x.raw_numerator, fmt(x.raw_numerator))),
+      name === "delivery_rate" || name === "unsubscribe_rate" || name.includes("bounce") || name === "complaint_rate" ? el("div", { class: "raw" }, x.numerator + " / " + x.denominator)
+        : el("div", { class: "raw" }, "Incl. bots: ", metric("raw_rates." + name, x.raw, pct(x.raw)), " (", metric(numeratorMetric.replace("human.", "raw."), x.raw_numerator, fmt(x.raw_numerator)), ")"),
       bar);
   };
   return el("div", { class: "grid kpis" },
@@ -284,7 +295,12 @@ function kpis(r) {
 
 // Ticks at round times after the start of the timeline.
 const tickMarks = [0, 900, 1800, 3600, 7200, 14400, 21600, 43200, 86400, 172800, 259200, 604800, 1209600, 2592000];
-function tickLabel(s) { return s === 0 ? "send" : s < 3600 ? "+" + s / 60 + "m" : s < 86400 ? "+" + s / 3600 + "h" : "+" + s / 86400 + "d"; }
+function tickLabel(s) {
+  if (s === 0) return "send";
+  if (s < 3600) return "+" + Math.round(s / 60) + "m";
+  if (s < 86400) return "+" + +(s / 3600).toFixed(1) + "h";
+  return "+" + +(s / 86400).toFixed(1) + "d";
+}
 
 function areaChart(points, key, humanKey, color, soft, label) {
   const W = 720, H = 150, L = 46, R = 8, T = 10, B = 24, n = points.length;
@@ -327,6 +343,7 @@ function areaChart(points, key, humanKey, color, soft, label) {
     svg.append(hot);
   });
   svg.append(el("svg:line", { class: "axis", x1: L, x2: W - R, y1: H - B, y2: H - B }));
+  if (x(n) - lastX > 70) svg.append(el("svg:text", { x: W - R, y: H - 6, "text-anchor": "end" }, tickLabel(Math.round(elapsed / 60) * 60 || elapsed)));
   svg.setAttribute("data-span-seconds", elapsed);
   return svg;
 }
