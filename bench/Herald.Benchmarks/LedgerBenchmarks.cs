@@ -16,7 +16,7 @@ public class LedgerBenchmarks
     private const string Worker = "bench-worker";
     private string _directory = "";
     private SqliteDeliveryStore? _store;
-    private long[] _ids = [];
+    private ClaimedRow[] _ids = [];
     private int _next;
 
     [Params(32, 256, 1024)]
@@ -44,7 +44,7 @@ public class LedgerBenchmarks
         }
 
         var claimed = await _store.ClaimAsync(Campaign, Worker, rows, TimeSpan.FromHours(1), CancellationToken.None);
-        _ids = claimed.Select(c => c.Id).ToArray();
+        _ids = claimed.Select(c => c.Claimed).ToArray();
         // The first batch is marked outside the measurement so every commit has outcomes and marks.
         await _store.CommitAsync(Worker, _ids[..Batch], [], CancellationToken.None);
         _next = Batch;
@@ -54,11 +54,11 @@ public class LedgerBenchmarks
     public async Task<int> GroupCommit()
     {
         var previous = _ids.AsSpan(_next - Batch, Batch).ToArray();
-        var outcomes = previous.Select(id => new Outcome(id, DeliveryState.Sent, 250, "2.0.0 Ok: queued as ABC123", "127.0.0.1:25")).ToList();
+        var outcomes = previous.Select(row => new Outcome(row.Id, row.Token, DeliveryState.Sent, 250, "2.0.0 Ok: queued as ABC123", "127.0.0.1:25")).ToList();
         var marks = _ids.AsSpan(_next, Batch).ToArray();
         _next += Batch;
         var marked = await _store!.CommitAsync(Worker, marks, outcomes, CancellationToken.None);
-        return marked.Count;
+        return marked.Marked.Count;
     }
 
     [GlobalCleanup]

@@ -7,4 +7,10 @@ if (args.Length > 0 && args[0] == "render-cpu")
     return;
 }
 
+if (args.Length > 0 && args[0] == "dkim-cpu")
+{
+    DkimCpuProbe.Run();
+    return;
+}
+
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);

@@ -14,19 +14,25 @@ internal sealed class FilePlanStore(string? path) : IDeliveryStore
 
     public Task MigrateAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-    public Task<int> RecoverAsync(string campaignId, string workerId, CancellationToken cancellationToken) => throw new NotSupportedException();
+    public Task RegisterWorkerAsync(WorkerInfo worker, TimeSpan lease, CancellationToken cancellationToken) => throw new NotSupportedException();
+
+    public Task UnregisterWorkerAsync(string campaignId, string workerId, CancellationToken cancellationToken) => throw new NotSupportedException();
+
+    public Task<IReadOnlyList<WorkerStatus>> ListWorkersAsync(string campaignId, CancellationToken cancellationToken) => throw new NotSupportedException();
+
+    public Task<RecoveryResult> RecoverAsync(string campaignId, string workerId, CancellationToken cancellationToken) => throw new NotSupportedException();
 
     public Task<IReadOnlyList<WorkItem>> ClaimAsync(string campaignId, string workerId, int max, TimeSpan lease, CancellationToken cancellationToken) => throw new NotSupportedException();
 
-    public Task<IReadOnlySet<long>> CommitAsync(string workerId, IReadOnlyList<long> markSending, IReadOnlyList<Outcome> outcomes, CancellationToken cancellationToken) => throw new NotSupportedException();
+    public Task<CommitResult> CommitAsync(string workerId, IReadOnlyList<ClaimedRow> markSending, IReadOnlyList<Outcome> outcomes, CancellationToken cancellationToken) => throw new NotSupportedException();
 
-    public Task RenewLeaseAsync(string campaignId, string workerId, TimeSpan lease, CancellationToken cancellationToken) => throw new NotSupportedException();
+    public Task<RenewResult> RenewLeaseAsync(string campaignId, string workerId, IReadOnlyList<ClaimedRow> held, TimeSpan lease, CancellationToken cancellationToken) => throw new NotSupportedException();
 
-    public Task ReleaseAsync(string workerId, IReadOnlyList<long> ids, CancellationToken cancellationToken) => throw new NotSupportedException();
+    public Task ReleaseAsync(string workerId, IReadOnlyList<ClaimedRow> rows, CancellationToken cancellationToken) => throw new NotSupportedException();
 
     public Task<StateCounts> GetCountsAsync(string campaignId, CancellationToken cancellationToken) => throw new NotSupportedException();
 
-    public Task<DateTimeOffset?> GetNextDueAsync(string campaignId, CancellationToken cancellationToken) => throw new NotSupportedException();
+    public Task<NextWork> GetNextWorkAsync(string campaignId, string workerId, CancellationToken cancellationToken) => throw new NotSupportedException();
 
     public Task<int> ResetInDoubtAsync(string campaignId, CancellationToken cancellationToken) => throw new NotSupportedException();
 

@@ -60,8 +60,26 @@ public sealed class RecipientRejectedException : HeraldException
     public string Reason { get; }
 }
 
-/// <summary>The store cannot be used (missing, locked by another sender, wrong schema).</summary>
+/// <summary>
+/// The store cannot be used (missing, locked by another sender, wrong schema, unreachable). Every store backend throws
+/// this, never its driver's exception, with <see cref="IsTransient"/> set as Npgsql's <c>IsTransient</c> does.
+/// </summary>
 public sealed class StoreException : HeraldException
 {
-    public StoreException(string message, Exception? inner = null) : base(message, inner) { }
+    public StoreException(string message, Exception? inner = null, bool isTransient = false, string? sqlState = null)
+        : base(message, inner)
+    {
+        IsTransient = isTransient;
+        SqlState = sqlState;
+    }
+
+    /// <summary>
+    /// True when the same call may succeed if retried later (connection lost, server shutting down or failing over,
+    /// serialization failure, deadlock, a busy or locked SQLite file); false for schema, permission, constraint and
+    /// configuration errors, which need a person.
+    /// </summary>
+    public bool IsTransient { get; }
+
+    /// <summary>The SQLSTATE (PostgreSQL) or result code name (SQLite) behind the error, when there was one.</summary>
+    public string? SqlState { get; }
 }

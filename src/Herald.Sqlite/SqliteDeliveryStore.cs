@@ -5,9 +5,10 @@ using Microsoft.Data.Sqlite;
 namespace Herald.Sqlite;
 
 /// <summary>
-/// The embedded ledger: one SQLite file in WAL mode. One sender per campaign at a time, enforced by an OS file lock
-/// held from <see cref="RecoverAsync"/> to disposal; so any row left in <c>sending</c> when the lock is taken belongs
-/// to a sender that is gone.
+/// The embedded ledger: one SQLite file in WAL mode. One sender process per campaign at a time, enforced by an OS
+/// file lock keyed by the database file's real path, held from <see cref="RegisterWorkerAsync"/> (or
+/// <see cref="RecoverAsync"/>) to disposal; so any row held by a worker of another process when the lock is taken
+/// belongs to a sender that is gone, and is recovered at once instead of after its lease.
 /// </summary>
 public sealed partial class SqliteDeliveryStore : IDeliveryStore
 {
@@ -16,6 +17,7 @@ public sealed partial class SqliteDeliveryStore : IDeliveryStore
     private readonly SqliteConnection _writer;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private readonly Dictionary<string, FileStream> _senderLocks = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _localWorkers = new(StringComparer.Ordinal);
     private readonly TimeProvider _time;
 
     private SqliteDeliveryStore(string path, TimeProvider time)
@@ -55,7 +57,12 @@ public sealed partial class SqliteDeliveryStore : IDeliveryStore
         catch (SqliteException ex)
         {
             await store.DisposeAsync().ConfigureAwait(false);
-            throw new StoreException($"{path}: cannot open the database: {ex.Message}", ex);
+            throw SqliteErrors.ToStoreException(ex, $"{path}: cannot open the database");
+        }
+        catch (StoreException)
+        {
+            await store.DisposeAsync().ConfigureAwait(false);
+            throw;
         }
     }
 
@@ -74,14 +81,41 @@ public sealed partial class SqliteDeliveryStore : IDeliveryStore
     {
         return WithWriterAsync(connection =>
         {
+            // BEGIN IMMEDIATE takes SQLite's write lock first: processes migrating at once run one after the other.
+            using var transaction = connection.BeginTransaction(deferred: false);
             using var command = connection.CreateCommand();
-            command.CommandText = Schema;
+            command.Transaction = transaction;
+            command.CommandText = SchemaV1 + "CREATE TABLE IF NOT EXISTS ledger_schema (version INTEGER NOT NULL);";
             command.ExecuteNonQuery();
+            command.CommandText = "SELECT MAX(version) FROM ledger_schema";
+            var version = command.ExecuteScalar() is long v ? v : 1;
+            if (version > SchemaVersion)
+            {
+                throw new StoreException($"{_path}: the ledger has schema version {version}; this herald knows {SchemaVersion}. Upgrade herald.");
+            }
+
+            if (version < 2)
+            {
+                command.CommandText = "SELECT COUNT(*) FROM pragma_table_info('recipients') WHERE name = 'lease_token'";
+                if ((long)command.ExecuteScalar()! == 0)
+                {
+                    // Token 0 is never handed out: a lease left by a version-1 sender can be recovered, never finished.
+                    command.CommandText = "ALTER TABLE recipients ADD COLUMN lease_token INTEGER; UPDATE recipients SET lease_token = 0 WHERE lease_owner IS NOT NULL;";
+                    command.ExecuteNonQuery();
+                }
+
+                command.CommandText = SchemaV2 + "DELETE FROM ledger_schema; INSERT INTO ledger_schema (version) VALUES (2);";
+                command.ExecuteNonQuery();
+            }
+
+            transaction.Commit();
             return 0;
         }, cancellationToken);
     }
 
-    private const string Schema = """
+    private const int SchemaVersion = 2;
+
+    private const string SchemaV1 = """
         CREATE TABLE IF NOT EXISTS plans (
             campaign     TEXT PRIMARY KEY,
             fingerprint  TEXT NOT NULL,
@@ -112,24 +146,43 @@ public sealed partial class SqliteDeliveryStore : IDeliveryStore
         CREATE INDEX IF NOT EXISTS ix_recipients_recipient ON recipients (campaign, recipient_id);
         """;
 
-    public async Task<PlanInfo?> GetPlanAsync(string campaignId, CancellationToken cancellationToken)
-    {
-        await using var connection = await OpenReaderAsync(cancellationToken).ConfigureAwait(false);
-        using var command = connection.CreateCommand();
-        command.CommandText = """
-            SELECT fingerprint, created_at, row_count,
-                   EXISTS (SELECT 1 FROM recipients WHERE campaign = $c AND (attempts > 0 OR state IN (1, 2, 3, 4)))
-            FROM plans WHERE campaign = $c
-            """;
-        command.Parameters.AddWithValue("$c", campaignId);
-        using var reader = command.ExecuteReader();
-        if (!reader.Read())
-        {
-            return null;
-        }
+    // Version 2: fencing tokens (one counter), the workers registry, rows held per worker.
+    private const string SchemaV2 = """
+        CREATE TABLE IF NOT EXISTS ledger_counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+        INSERT OR IGNORE INTO ledger_counters (name, value) VALUES ('fencing', 0);
+        CREATE TABLE IF NOT EXISTS workers (
+            campaign    TEXT NOT NULL,
+            worker_id   TEXT NOT NULL,
+            host        TEXT NOT NULL,
+            pid         INTEGER NOT NULL,
+            started_at  INTEGER NOT NULL,
+            renewed_at  INTEGER NOT NULL,
+            lease_until INTEGER NOT NULL,
+            PRIMARY KEY (campaign, worker_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX IF NOT EXISTS ix_recipients_lease ON recipients (lease_owner) WHERE lease_owner IS NOT NULL;
+        """;
 
-        return new PlanInfo(campaignId, reader.GetString(0), FromMs(reader.GetInt64(1)), reader.GetInt64(2), reader.GetInt64(3) != 0);
+    public Task<PlanInfo?> GetPlanAsync(string campaignId, CancellationToken cancellationToken)
+    {
+        return ReadAsync(connection =>
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = $"""
+                SELECT fingerprint, created_at, row_count,
+                       EXISTS (SELECT 1 FROM recipients WHERE campaign = $c AND (attempts > 0 OR state IN ({StartedStates})))
+                FROM plans WHERE campaign = $c
+                """;
+            command.Parameters.AddWithValue("$c", campaignId);
+            using var reader = command.ExecuteReader();
+            return reader.Read()
+                ? new PlanInfo(campaignId, reader.GetString(0), FromMs(reader.GetInt64(1)), reader.GetInt64(2), reader.GetInt64(3) != 0)
+                : null;
+        }, cancellationToken);
     }
+
+    /// <summary>States that prove a campaign started sending: a plan with any of them cannot be replaced.</summary>
+    internal const string StartedStates = "1, 2, 3, 4";
 
     public async Task<IPlanWriter> BeginPlanAsync(string campaignId, string fingerprint, CancellationToken cancellationToken)
     {
@@ -144,7 +197,12 @@ public sealed partial class SqliteDeliveryStore : IDeliveryStore
                 pragma.ExecuteNonQuery();
             }
 
-            return new SqlitePlanWriter(connection, campaignId, fingerprint, NowMs());
+            return new SqlitePlanWriter(connection, campaignId, fingerprint, NowMs(), _path);
+        }
+        catch (SqliteException ex)
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+            throw Error(ex);
         }
         catch
         {
@@ -153,52 +211,70 @@ public sealed partial class SqliteDeliveryStore : IDeliveryStore
         }
     }
 
-    public async Task<IReadOnlyList<string>> ListCampaignsAsync(CancellationToken cancellationToken)
+    public Task<IReadOnlyList<string>> ListCampaignsAsync(CancellationToken cancellationToken)
     {
-        await using var connection = await OpenReaderAsync(cancellationToken).ConfigureAwait(false);
-        using var command = connection.CreateCommand();
-        command.CommandText = "SELECT campaign FROM plans ORDER BY created_at, campaign";
-        var result = new List<string>();
-        using var reader = command.ExecuteReader();
-        while (reader.Read())
+        return ReadAsync<IReadOnlyList<string>>(connection =>
         {
-            result.Add(reader.GetString(0));
-        }
+            using var command = connection.CreateCommand();
+            command.CommandText = "SELECT campaign FROM plans ORDER BY created_at, campaign";
+            var result = new List<string>();
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                result.Add(reader.GetString(0));
+            }
 
-        return result;
+            return result;
+        }, cancellationToken);
     }
 
-    public async Task<StateCounts> GetCountsAsync(string campaignId, CancellationToken cancellationToken)
+    public Task<StateCounts> GetCountsAsync(string campaignId, CancellationToken cancellationToken)
     {
-        await using var connection = await OpenReaderAsync(cancellationToken).ConfigureAwait(false);
-        using var command = connection.CreateCommand();
-        command.CommandText = "SELECT state, COUNT(*) FROM recipients WHERE campaign = $c GROUP BY state";
-        command.Parameters.AddWithValue("$c", campaignId);
-        var counts = new long[6];
-        using var reader = command.ExecuteReader();
-        while (reader.Read())
+        return ReadAsync(connection =>
         {
-            counts[reader.GetInt32(0)] = reader.GetInt64(1);
-        }
+            using var command = connection.CreateCommand();
+            command.CommandText = "SELECT state, COUNT(*) FROM recipients WHERE campaign = $c GROUP BY state";
+            command.Parameters.AddWithValue("$c", campaignId);
+            var counts = new long[6];
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                counts[reader.GetInt32(0)] = reader.GetInt64(1);
+            }
 
-        return new StateCounts(campaignId, counts[0], counts[1], counts[2], counts[3], counts[4], counts[5]);
+            return new StateCounts(campaignId, counts[0], counts[1], counts[2], counts[3], counts[4], counts[5]);
+        }, cancellationToken);
     }
 
-    public async Task<DateTimeOffset?> GetNextDueAsync(string campaignId, CancellationToken cancellationToken)
+    public Task<NextWork> GetNextWorkAsync(string campaignId, string workerId, CancellationToken cancellationToken)
     {
-        await using var connection = await OpenReaderAsync(cancellationToken).ConfigureAwait(false);
-        using var command = connection.CreateCommand();
-        command.CommandText = """
-            SELECT MIN(CASE WHEN lease_owner IS NULL OR lease_until < $now THEN next_attempt_at ELSE lease_until END)
-            FROM recipients WHERE campaign = $c AND state = 0
-            """;
-        command.Parameters.AddWithValue("$c", campaignId);
-        command.Parameters.AddWithValue("$now", NowMs());
-        var value = command.ExecuteScalar();
-        return value is long ms ? FromMs(ms) : null;
+        return ReadAsync(connection =>
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = """
+                SELECT
+                  (SELECT MIN(next_attempt_at) FROM recipients
+                   WHERE campaign = $c AND state = 0 AND (lease_owner IS NULL OR lease_until < $now)),
+                  (SELECT MIN(lease_until) FROM recipients
+                   WHERE campaign = $c AND state IN (0, 1) AND lease_owner IS NOT NULL AND lease_owner <> $w)
+                """;
+            var now = NowMs();
+            command.Parameters.AddWithValue("$c", campaignId);
+            command.Parameters.AddWithValue("$w", workerId);
+            command.Parameters.AddWithValue("$now", now);
+            using var reader = command.ExecuteReader();
+            reader.Read();
+            return new NextWork(
+                FromMs(now),
+                reader.IsDBNull(0) ? null : FromMs(reader.GetInt64(0)),
+                reader.IsDBNull(1) ? null : FromMs(reader.GetInt64(1)));
+        }, cancellationToken);
     }
 
-    public async IAsyncEnumerable<WorkItem> ReadPendingAsync(string campaignId, int limit, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    public IAsyncEnumerable<WorkItem> ReadPendingAsync(string campaignId, int limit, CancellationToken cancellationToken) =>
+        StoreErrors.Guard(ReadPendingCoreAsync(campaignId, limit, cancellationToken), Map, cancellationToken);
+
+    private async IAsyncEnumerable<WorkItem> ReadPendingCoreAsync(string campaignId, int limit, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
     {
         await using var connection = await OpenReaderAsync(cancellationToken).ConfigureAwait(false);
         using var command = connection.CreateCommand();
@@ -212,18 +288,24 @@ public sealed partial class SqliteDeliveryStore : IDeliveryStore
         while (reader.Read())
         {
             cancellationToken.ThrowIfCancellationRequested();
-            yield return new WorkItem(
-                reader.GetInt64(0),
-                reader.GetString(1),
-                reader.GetString(2),
-                reader.IsDBNull(3) ? ReadOnlyMemory<byte>.Empty : (byte[])reader.GetValue(3),
-                reader.GetInt32(4),
-                reader.IsDBNull(5) ? null : FromMs(reader.GetInt64(5)),
-                reader.GetString(6));
+            yield return ReadWorkItem(reader, token: 0);
         }
     }
 
-    public async IAsyncEnumerable<RecipientRecord> ReadRecipientsAsync(string campaignId, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    internal static WorkItem ReadWorkItem(SqliteDataReader reader, long token) => new(
+        reader.GetInt64(0),
+        reader.GetString(1),
+        reader.GetString(2),
+        reader.IsDBNull(3) ? ReadOnlyMemory<byte>.Empty : (byte[])reader.GetValue(3),
+        reader.GetInt32(4),
+        reader.IsDBNull(5) ? null : FromMs(reader.GetInt64(5)),
+        reader.GetString(6),
+        token);
+
+    public IAsyncEnumerable<RecipientRecord> ReadRecipientsAsync(string campaignId, CancellationToken cancellationToken) =>
+        StoreErrors.Guard(ReadRecipientsCoreAsync(campaignId, cancellationToken), Map, cancellationToken);
+
+    private async IAsyncEnumerable<RecipientRecord> ReadRecipientsCoreAsync(string campaignId, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
     {
         await using var connection = await OpenReaderAsync(cancellationToken).ConfigureAwait(false);
         using var command = connection.CreateCommand();
@@ -251,6 +333,21 @@ public sealed partial class SqliteDeliveryStore : IDeliveryStore
         }
     }
 
+    private async Task<T> ReadAsync<T>(Func<SqliteConnection, T> read, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenReaderAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return read(connection);
+        }
+        catch (SqliteException ex)
+        {
+            throw Error(ex);
+        }
+    }
+
+    private Exception? Map(Exception ex) => ex is SqliteException sqlite ? Error(sqlite) : null;
+
     public async ValueTask DisposeAsync()
     {
         foreach (var fileLock in _senderLocks.Values)
@@ -266,12 +363,22 @@ public sealed partial class SqliteDeliveryStore : IDeliveryStore
     private async Task<SqliteConnection> OpenReaderAsync(CancellationToken cancellationToken)
     {
         var connection = new SqliteConnection(_connectionString);
-        await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
-        using var command = connection.CreateCommand();
-        command.CommandText = "PRAGMA busy_timeout=30000;";
-        command.ExecuteNonQuery();
-        return connection;
+        try
+        {
+            await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+            using var command = connection.CreateCommand();
+            command.CommandText = "PRAGMA busy_timeout=30000;";
+            command.ExecuteNonQuery();
+            return connection;
+        }
+        catch (SqliteException ex)
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+            throw Error(ex);
+        }
     }
+
+    private StoreException Error(SqliteException ex) => SqliteErrors.ToStoreException(ex, _path);
 
     private async Task<T> WithWriterAsync<T>(Func<SqliteConnection, T> work, CancellationToken cancellationToken)
     {
@@ -282,7 +389,7 @@ public sealed partial class SqliteDeliveryStore : IDeliveryStore
         }
         catch (SqliteException ex)
         {
-            throw new StoreException($"{_path}: {ex.Message}", ex);
+            throw Error(ex);
         }
         finally
         {

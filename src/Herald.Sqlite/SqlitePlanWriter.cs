@@ -18,11 +18,13 @@ internal sealed class SqlitePlanWriter : IPlanWriter
     private readonly SqliteParameter _state;
     private readonly SqliteParameter _skip;
     private readonly SqliteParameter _messageId;
+    private readonly string _path;
     private long _rows;
     private bool _committed;
 
-    public SqlitePlanWriter(SqliteConnection connection, string campaignId, string fingerprint, long now)
+    public SqlitePlanWriter(SqliteConnection connection, string campaignId, string fingerprint, long now, string path)
     {
+        _path = path;
         _connection = connection;
         _campaignId = campaignId;
         _fingerprint = fingerprint;
@@ -32,7 +34,7 @@ internal sealed class SqlitePlanWriter : IPlanWriter
         using (var check = connection.CreateCommand())
         {
             check.Transaction = _transaction;
-            check.CommandText = "SELECT EXISTS (SELECT 1 FROM recipients WHERE campaign = $c AND (attempts > 0 OR state IN (1, 2, 3, 4)))";
+            check.CommandText = $"SELECT EXISTS (SELECT 1 FROM recipients WHERE campaign = $c AND (attempts > 0 OR state IN ({SqliteDeliveryStore.StartedStates})))";
             check.Parameters.AddWithValue("$c", campaignId);
             if ((long)check.ExecuteScalar()! != 0)
             {
@@ -64,6 +66,20 @@ internal sealed class SqlitePlanWriter : IPlanWriter
     public Task AddAsync(IReadOnlyList<PlanEntry> entries, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_committed, this);
+        try
+        {
+            Add(entries, cancellationToken);
+        }
+        catch (SqliteException ex)
+        {
+            throw SqliteErrors.ToStoreException(ex, $"{_path}: writing the plan of '{_campaignId}'");
+        }
+
+        return Task.CompletedTask;
+    }
+
+    private void Add(IReadOnlyList<PlanEntry> entries, CancellationToken cancellationToken)
+    {
         foreach (var entry in entries)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -76,11 +92,23 @@ internal sealed class SqlitePlanWriter : IPlanWriter
             _insert.ExecuteNonQuery();
             _rows++;
         }
+    }
+
+    public Task CommitAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            Commit();
+        }
+        catch (SqliteException ex)
+        {
+            throw SqliteErrors.ToStoreException(ex, $"{_path}: writing the plan of '{_campaignId}'");
+        }
 
         return Task.CompletedTask;
     }
 
-    public Task CommitAsync(CancellationToken cancellationToken)
+    private void Commit()
     {
         using (var command = _connection.CreateCommand())
         {
@@ -95,7 +123,6 @@ internal sealed class SqlitePlanWriter : IPlanWriter
 
         _transaction.Commit();
         _committed = true;
-        return Task.CompletedTask;
     }
 
     public async ValueTask DisposeAsync()

@@ -6,7 +6,16 @@ namespace Herald.Sqlite;
 
 public sealed partial class SqliteTrackingStore
 {
-    public async Task<IReadOnlySet<string>> FindSuppressedAsync(IReadOnlyCollection<string> normalizedEmails, CancellationToken cancellationToken)
+    public Task<IReadOnlySet<string>> FindSuppressedAsync(IReadOnlyCollection<string> normalizedEmails, CancellationToken cancellationToken) => GuardAsync(() => FindSuppressedCoreAsync(normalizedEmails, cancellationToken));
+
+    public Task<int> AddSuppressionsAsync(IReadOnlyList<SuppressionEntry> entries, CancellationToken cancellationToken) => GuardAsync(() => AddSuppressionsCoreAsync(entries, cancellationToken));
+
+    public Task<bool> RemoveSuppressionAsync(string normalizedEmail, CancellationToken cancellationToken) => GuardAsync(() => RemoveSuppressionCoreAsync(normalizedEmail, cancellationToken));
+
+    public IAsyncEnumerable<SuppressionEntry> ListSuppressionsAsync(CancellationToken cancellationToken) =>
+        StoreErrors.Guard(ListSuppressionsCoreAsync(cancellationToken), Map, cancellationToken);
+
+    private async Task<IReadOnlySet<string>> FindSuppressedCoreAsync(IReadOnlyCollection<string> normalizedEmails, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(normalizedEmails);
         var found = new HashSet<string>(StringComparer.Ordinal);
@@ -29,7 +38,7 @@ public sealed partial class SqliteTrackingStore
         return found;
     }
 
-    public async Task<int> AddSuppressionsAsync(IReadOnlyList<SuppressionEntry> entries, CancellationToken cancellationToken)
+    private async Task<int> AddSuppressionsCoreAsync(IReadOnlyList<SuppressionEntry> entries, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(entries);
         if (entries.Count == 0)
@@ -44,7 +53,7 @@ public sealed partial class SqliteTrackingStore
         return added;
     }
 
-    public async Task<bool> RemoveSuppressionAsync(string normalizedEmail, CancellationToken cancellationToken)
+    private async Task<bool> RemoveSuppressionCoreAsync(string normalizedEmail, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var command = connection.CreateCommand();
@@ -53,7 +62,7 @@ public sealed partial class SqliteTrackingStore
         return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) > 0;
     }
 
-    public async IAsyncEnumerable<SuppressionEntry> ListSuppressionsAsync([EnumeratorCancellation] CancellationToken cancellationToken)
+    private async IAsyncEnumerable<SuppressionEntry> ListSuppressionsCoreAsync([EnumeratorCancellation] CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var command = connection.CreateCommand();

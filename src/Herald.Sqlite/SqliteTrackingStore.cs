@@ -30,7 +30,18 @@ public sealed partial class SqliteTrackingStore : ITrackingStore
 
     public string Path => _path;
 
-    public async Task MigrateAsync(CancellationToken cancellationToken)
+    public Task<int> AppendEventsAsync(IReadOnlyList<TrackingEvent> events, CancellationToken cancellationToken) => GuardAsync(() => AppendEventsCoreAsync(events, cancellationToken));
+
+    public Task<EventCounts> GetEventCountsAsync(string campaignId, CancellationToken cancellationToken) => GuardAsync(() => GetEventCountsCoreAsync(campaignId, cancellationToken));
+
+    public Task<IReadOnlyList<string>> ListEventCampaignsAsync(CancellationToken cancellationToken) => GuardAsync(() => ListEventCampaignsCoreAsync(cancellationToken));
+
+    public Task MigrateAsync(CancellationToken cancellationToken) => GuardAsync(() => MigrateCoreAsync(cancellationToken));
+
+    public IAsyncEnumerable<TrackingEvent> ReadEventsAsync(string campaignId, CancellationToken cancellationToken) =>
+        StoreErrors.Guard(ReadEventsCoreAsync(campaignId, cancellationToken), Map, cancellationToken);
+
+    private async Task MigrateCoreAsync(CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         await ExecuteAsync(connection, "PRAGMA journal_mode=WAL;", cancellationToken).ConfigureAwait(false);
@@ -78,7 +89,7 @@ public sealed partial class SqliteTrackingStore : ITrackingStore
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    public async Task<int> AppendEventsAsync(IReadOnlyList<TrackingEvent> events, CancellationToken cancellationToken)
+    private async Task<int> AppendEventsCoreAsync(IReadOnlyList<TrackingEvent> events, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(events);
         if (events.Count == 0)
@@ -182,7 +193,7 @@ public sealed partial class SqliteTrackingStore : ITrackingStore
         }
     }
 
-    public async IAsyncEnumerable<TrackingEvent> ReadEventsAsync(string campaignId, [EnumeratorCancellation] CancellationToken cancellationToken)
+    private async IAsyncEnumerable<TrackingEvent> ReadEventsCoreAsync(string campaignId, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var command = connection.CreateCommand();
@@ -209,7 +220,7 @@ public sealed partial class SqliteTrackingStore : ITrackingStore
         }
     }
 
-    public async Task<EventCounts> GetEventCountsAsync(string campaignId, CancellationToken cancellationToken)
+    private async Task<EventCounts> GetEventCountsCoreAsync(string campaignId, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var command = connection.CreateCommand();
@@ -232,7 +243,7 @@ public sealed partial class SqliteTrackingStore : ITrackingStore
         return new EventCounts(opens, clicks, unsubscribes);
     }
 
-    public async Task<IReadOnlyList<string>> ListEventCampaignsAsync(CancellationToken cancellationToken)
+    private async Task<IReadOnlyList<string>> ListEventCampaignsCoreAsync(CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var command = connection.CreateCommand();
@@ -267,7 +278,7 @@ public sealed partial class SqliteTrackingStore : ITrackingStore
         catch (SqliteException ex)
         {
             await connection.DisposeAsync().ConfigureAwait(false);
-            throw new StoreException($"{_path}: cannot open the store: {ex.Message}", ex);
+            throw SqliteErrors.ToStoreException(ex, $"{_path}: cannot open the store");
         }
     }
 
@@ -278,6 +289,26 @@ public sealed partial class SqliteTrackingStore : ITrackingStore
         command.CommandText = sql;
         await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
+
+    private async Task<T> GuardAsync<T>(Func<Task<T>> work)
+    {
+        try
+        {
+            return await work().ConfigureAwait(false);
+        }
+        catch (SqliteException ex)
+        {
+            throw SqliteErrors.ToStoreException(ex, _path);
+        }
+    }
+
+    private Task GuardAsync(Func<Task> work) => GuardAsync(async () =>
+    {
+        await work().ConfigureAwait(false);
+        return 0;
+    });
+
+    private Exception? Map(Exception ex) => ex is SqliteException sqlite ? SqliteErrors.ToStoreException(sqlite, _path) : null;
 
     private static string ToJson(IEnumerable<string> values) => JsonSerializer.Serialize(values);
 }

@@ -11,13 +11,17 @@ internal static class HeraldProcess
 
     public static readonly TimeSpan Bound = TimeSpan.FromSeconds(120);
 
-    public static Process Start(IReadOnlyDictionary<string, string>? environment, params string[] args)
+    public static Process Start(IReadOnlyDictionary<string, string>? environment, params string[] args) => StartIn(null, environment, args);
+
+    /// <summary>Starts the tool in <paramref name="workingDirectory"/> (null: this process's).</summary>
+    public static Process StartIn(string? workingDirectory, IReadOnlyDictionary<string, string>? environment, params string[] args)
     {
         var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
+            WorkingDirectory = workingDirectory ?? string.Empty,
         };
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "herald.dll"));
         foreach (var arg in args)
@@ -27,6 +31,9 @@ internal static class HeraldProcess
 
         start.Environment["HERALD_SECRET"] = TestSecret;
         start.Environment.Remove("HERALD_DB");
+        // The store rule ends in the user's data folder: give every test its own, so no test reads another's store
+        // (or the developer's).
+        start.Environment["XDG_DATA_HOME"] = DataHome();
         start.Environment.Remove("HERALD_DASHBOARD_TOKEN");
         if (environment is not null)
         {
@@ -39,13 +46,28 @@ internal static class HeraldProcess
         return Process.Start(start)!;
     }
 
+    /// <summary>The XDG data folder of the running test: the default store is <c>DataHome()/herald/herald.db</c>.</summary>
+    public static string DataHome()
+    {
+        var test = TestContext.Current.Test?.UniqueID ?? "no-test";
+        var folder = Path.Combine(TestEnvironment.RunFolder, "xdg", test[..Math.Min(test.Length, 32)]);
+        Directory.CreateDirectory(folder);
+        return folder;
+    }
+
+    /// <summary>The store a command of the running test uses when no herald.db is found above its folder and no --db is given.</summary>
+    public static string DefaultStore => Path.Combine(DataHome(), "herald", "herald.db");
+
     /// <summary>Runs to completion within <see cref="Bound"/> and returns exit code, stdout and stderr.</summary>
     public static Task<(int Exit, string Out, string Error)> RunAsync(params string[] args) => RunAsync(Bound, args);
 
     /// <summary>Runs to completion (bounded) and returns exit code, stdout and stderr.</summary>
-    public static async Task<(int Exit, string Out, string Error)> RunAsync(TimeSpan bound, params string[] args)
+    public static Task<(int Exit, string Out, string Error)> RunAsync(TimeSpan bound, params string[] args) => RunInAsync(null, null, bound, args);
+
+    /// <summary>Runs to completion (bounded) in a folder, with extra environment variables.</summary>
+    public static async Task<(int Exit, string Out, string Error)> RunInAsync(string? workingDirectory, IReadOnlyDictionary<string, string>? environment, TimeSpan bound, params string[] args)
     {
-        using var process = Start(null, args);
+        using var process = StartIn(workingDirectory, environment, args);
         var stdout = process.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
         var stderr = process.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
         try

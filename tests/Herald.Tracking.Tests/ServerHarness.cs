@@ -178,8 +178,8 @@ internal sealed class ServerHarness : IAsyncDisposable
 
         await ledger.RecoverAsync(Campaign, "w1", ct);
         var claimed = await ledger.ClaimAsync(Campaign, "w1", sent, TimeSpan.FromMinutes(1), ct);
-        var marked = await ledger.CommitAsync("w1", [.. claimed.Select(c => c.Id)], [], ct);
-        await ledger.CommitAsync("w1", [], [.. marked.Select(id => new Outcome(id, DeliveryState.Sent, 250, "2.0.0 queued", "sink"))], ct);
+        var marked = await ledger.CommitAsync("w1", [.. claimed.Select(c => c.Claimed)], [], ct);
+        await ledger.CommitAsync("w1", [], [.. claimed.Where(c => marked.Marked.Contains(c.Id)).Select(c => new Outcome(c.Id, c.Token, DeliveryState.Sent, 250, "2.0.0 queued", "sink"))], ct);
     }
 }
 

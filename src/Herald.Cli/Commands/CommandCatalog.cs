@@ -9,6 +9,7 @@ internal static class CommandCatalog
     {
         // One line per command; keep alphabetical to ease merges.
         yield return DemoCommand.Create();
+        yield return DkimCommand.Create();
         yield return EventsCommand.Create();
         yield return InitCommand.Create();
         yield return PrepareCommand.Create();

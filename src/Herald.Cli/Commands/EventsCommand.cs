@@ -29,9 +29,11 @@ internal static class EventsCommand
         {
             var from = ReportOptions.ParseTime(result, since);
             var jsonl = result.GetValue(format) == "jsonl";
-            var (campaign, _, store) = ReportOptions.Open(result, options);
-            await using (store.ConfigureAwait(false))
+            // Standard output carries the events: the store line goes to standard error.
+            var (campaign, stores) = await ReportOptions.OpenAsync(result, options, Console.Error, ct).ConfigureAwait(false);
+            await using (stores.ConfigureAwait(false))
             {
+                var store = stores.Reports;
                 // An export may take long: the time limit applies, and stdout closing (a pipe to head) ends it too.
                 return await ReportOptions.WithTimeLimitAsync(options.ParseTimeout(result), ct, async token =>
                 {

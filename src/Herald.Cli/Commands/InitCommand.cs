@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Herald.Campaigns;
+using Herald.Cli.Stores;
 
 namespace Herald.Cli.Commands;
 
@@ -37,7 +38,11 @@ internal static class InitCommand
             }
 
             var file = SampleCampaign.Write(dir, count);
+            // Resolved the way every later command will, so the user sees where plans, events and suppressions go.
+            var store = StoreLocator.Resolve(db: null, file);
+            Console.WriteLine(store.Line);
             Console.WriteLine($"Created {file} with {count} recipients.");
+            Console.WriteLine($"The campaign will use the store {store.Display}: {store.Reason} (--db or {StoreLocator.Variable} choose another; see docs/STORE.md).");
             Console.WriteLine($"Next: herald validate {file}");
             Console.WriteLine($"      herald preview {file} --out {Path.Combine(dir, "preview")}");
             return CliRunner.Ok;

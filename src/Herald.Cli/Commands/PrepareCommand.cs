@@ -1,8 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
 using Herald.Campaigns;
+using Herald.Cli.Stores;
 using Herald.Prepare;
-using Herald.Sqlite;
 using Herald.Store;
 using Spectre.Console;
 
@@ -14,7 +14,7 @@ internal static class PrepareCommand
     public static Command Create()
     {
         var campaign = new Argument<string>("campaign") { Description = "The campaign file (campaign.yml)." };
-        var db = new Option<string?>("--db") { Description = "The store (default: env HERALD_DB, else herald.db beside the campaign file)." };
+        var db = DbOption.Create();
         var json = new Option<bool>("--json") { Description = "Print the manifest as JSON." };
         var budget = new Option<string>("--memory-budget")
         {
@@ -38,16 +38,19 @@ internal static class PrepareCommand
         }
 
         var campaign = CampaignLoader.Load(campaignFile);
-        await using var store = await SqliteDeliveryStore.OpenAsync(StorePaths.Resolve(db, campaignFile), cancellationToken).ConfigureAwait(false);
+        var location = StoreLocator.Resolve(db, campaignFile);
+        if (!json)
+        {
+            await output.WriteLineAsync(location.Line).ConfigureAwait(false);
+        }
 
-        // The suppression list lives in the same database (as for `herald send`).
-        await using var suppression = new SqliteTrackingStore(store.DatabasePath);
-        await suppression.MigrateAsync(cancellationToken).ConfigureAwait(false);
+        // The suppression list lives in the same store (as for `herald send`).
+        await using var stores = await StoreFactory.OpenAsync(location, StoreAccess.ReadWrite, cancellationToken).ConfigureAwait(false);
         var manifest = await Preparer.PrepareAsync(
-            campaign, store, suppression, new PrepareOptions { MemoryBudget = budget }, cancellationToken).ConfigureAwait(false);
+            campaign, stores.Delivery, stores.Tracking, new PrepareOptions { MemoryBudget = budget }, cancellationToken).ConfigureAwait(false);
         if (json)
         {
-            await output.WriteLineAsync(manifest.ToJson()).ConfigureAwait(false);
+            await output.WriteLineAsync(StoreOutput.WithStore(manifest.ToJson(), location)).ConfigureAwait(false);
         }
         else if (ReferenceEquals(output, Console.Out) && !Console.IsOutputRedirected)
         {

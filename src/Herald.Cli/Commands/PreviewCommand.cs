@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Herald.Cli.Stores;
 using Herald.Prepare;
 using Herald.Sqlite;
 using Herald.Store;
@@ -42,54 +43,42 @@ internal static class PreviewCommand
             throw new HeraldException("--limit must be at least 1.");
         }
 
-        var session = CampaignSession.Open(path, signerFactory(), cancellationToken);
+        var location = StoreLocator.Resolve(db, path);
+        output.WriteLine(location.Line);
+        using var session = CampaignSession.Open(path, signerFactory(), cancellationToken);
+        session.Describe(output);
         var campaign = session.Campaign;
-        var dbPath = StorePaths.Resolve(db, path);
         string? scratch = null;
+        // Preview only reads the store: it uses the store's plan when it is fresh and never creates a store.
+        var stores = StoreFactory.Exists(location)
+            ? await StoreFactory.OpenAsync(location, StoreAccess.ReadOnly, cancellationToken).ConfigureAwait(false)
+            : null;
         try
         {
-            IDeliveryStore? store = null;
-            if (File.Exists(dbPath))
+            if (stores is not null
+                && (await PlanFreshness.CheckAsync(campaign, stores.Delivery, cancellationToken).ConfigureAwait(false)).Status == PlanStatus.Fresh)
             {
-                store = await SqliteDeliveryStore.OpenAsync(dbPath, cancellationToken).ConfigureAwait(false);
-                var freshness = await PlanFreshness.CheckAsync(campaign, store, cancellationToken).ConfigureAwait(false);
-                if (freshness.Status == PlanStatus.Fresh)
-                {
-                    output.WriteLine($"Previewing the plan in {dbPath}.");
-                }
-                else
-                {
-                    await store.DisposeAsync().ConfigureAwait(false);
-                    store = null;
-                }
+                output.WriteLine($"Previewing the plan in {location.Display}.");
+                return await WriteAsync(stores.Delivery, session, outDir, limit, output, cancellationToken).ConfigureAwait(false);
             }
 
-            if (store is null)
-            {
-                // No fresh plan: prepare one in a scratch store, with the real suppression list when there is one.
-                scratch = Directory.CreateTempSubdirectory("herald-preview-").FullName;
-                store = await SqliteDeliveryStore.OpenAsync(Path.Combine(scratch, "preview.db"), cancellationToken).ConfigureAwait(false);
-                SqliteTrackingStore? suppression = null;
-                if (File.Exists(dbPath))
-                {
-                    suppression = new SqliteTrackingStore(dbPath);
-                    await suppression.MigrateAsync(cancellationToken).ConfigureAwait(false);
-                }
-
-                await using (suppression)
-                {
-                    var manifest = await Preparer.PrepareAsync(campaign, store, suppression, new PrepareOptions(), cancellationToken).ConfigureAwait(false);
-                    output.WriteLine($"Previewing a fresh plan (not saved): {manifest.Deliverable} deliverable, {manifest.SkippedTotal} skipped.");
-                }
-            }
-
+            // No fresh plan: prepare one in a scratch store, with the real suppression list when there is one.
+            scratch = Directory.CreateTempSubdirectory("herald-preview-").FullName;
+            var store = await SqliteDeliveryStore.OpenAsync(Path.Combine(scratch, "preview.db"), cancellationToken).ConfigureAwait(false);
             await using (store.ConfigureAwait(false))
             {
+                var manifest = await Preparer.PrepareAsync(campaign, store, stores?.Tracking, new PrepareOptions(), cancellationToken).ConfigureAwait(false);
+                output.WriteLine($"Previewing a fresh plan (not saved): {manifest.Deliverable} deliverable, {manifest.SkippedTotal} skipped.");
                 return await WriteAsync(store, session, outDir, limit, output, cancellationToken).ConfigureAwait(false);
             }
         }
         finally
         {
+            if (stores is not null)
+            {
+                await stores.DisposeAsync().ConfigureAwait(false);
+            }
+
             if (scratch is not null)
             {
                 Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
@@ -110,7 +99,22 @@ internal static class PreviewCommand
             {
                 using var message = session.Compiled.Create(item);
                 var name = Path.Combine(outDir, $"{written + 1:D4}-{Sanitize(item.RecipientId)}.eml");
-                await message.WriteToAsync(Wire, name, cancellationToken).ConfigureAwait(false);
+                if (session.Dkim is { } dkim)
+                {
+                    // Signed as send signs it, over the same bytes (here not dot-stuffed: a file, not SMTP DATA).
+                    message.Prepare(EncodingConstraint.SevenBit);
+                    using var bytes = new MemoryStream();
+                    await message.WriteToAsync(Wire, bytes, cancellationToken).ConfigureAwait(false);
+                    var content = bytes.GetBuffer().AsMemory(0, (int)bytes.Length);
+                    var signature = dkim.Sign(content.Span, dotStuffed: false).ToArray();
+                    await using var file = new FileStream(name, FileMode.Create, FileAccess.Write);
+                    await file.WriteAsync(signature, cancellationToken).ConfigureAwait(false);
+                    await file.WriteAsync(content, cancellationToken).ConfigureAwait(false);
+                }
+                else
+                {
+                    await message.WriteToAsync(Wire, name, cancellationToken).ConfigureAwait(false);
+                }
                 written++;
             }
             catch (RecipientRejectedException ex)

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text;
+using Herald.Cli.Stores;
 using Herald.Rendering;
 using Herald.Store;
 using Herald.Tracking;
@@ -31,15 +32,18 @@ internal static class ReportCommand
             var limit = options.ParseTimeout(result);
             var engagement = options.Engagement(result);
             var window = (From: ReportOptions.ParseTime(result, from), To: ReportOptions.ParseTime(result, to));
-            var (campaign, path, store) = ReportOptions.Open(result, options);
-            await using (store.ConfigureAwait(false))
+            // CSV and JSON go to stdout for a program: the store line must not become its first row.
+            var (campaign, stores) = await ReportOptions.OpenAsync(result, options, result.GetValue(json) ? null : result.GetValue(csv) ? Console.Error : Console.Out, ct)
+                .ConfigureAwait(false);
+            await using (stores.ConfigureAwait(false))
             {
+                var store = stores.Reports;
                 return await ReportOptions.WithTimeLimitAsync(limit, ct, async token =>
                 {
                     var delivery = await store.GetDeliveryAsync(campaign.Id, token).ConfigureAwait(false);
                     if (delivery is null && await store.GetEventSpanAsync(new EventWindow(campaign.Id), token).ConfigureAwait(false) is null)
                     {
-                        throw new HeraldException($"{path}: campaign '{campaign.Id}' has no plan and no events in this store.");
+                        throw new HeraldException($"{stores.Location.Display}: campaign '{campaign.Id}' has no plan and no events in this store.");
                     }
 
                     var eventWindow = new EventWindow(campaign.Id, window.From, window.To);
@@ -47,7 +51,7 @@ internal static class ReportCommand
                         .ConfigureAwait(false);
                     if (result.GetValue(json))
                     {
-                        Console.WriteLine(CampaignReportFormats.ToJson(report));
+                        Console.WriteLine(StoreOutput.WithStore(CampaignReportFormats.ToJson(report), stores.Location));
                     }
                     else if (result.GetValue(csv))
                     {

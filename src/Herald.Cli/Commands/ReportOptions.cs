@@ -1,7 +1,6 @@
 using System.CommandLine;
 using Herald.Campaigns;
-using Herald.Sqlite;
-using Herald.Store;
+using Herald.Cli.Stores;
 using Herald.Tracking;
 
 namespace Herald.Cli.Commands;
@@ -62,18 +61,17 @@ internal sealed class ReportOptions
         return options;
     }
 
-    /// <summary>The campaign and its store, opened for reading: a missing store is an error naming where it looked.</summary>
-    public static (Campaign Campaign, string Path, SqliteReportStore Store) Open(ParseResult result, ReportOptions options)
+    /// <summary>
+    /// The campaign and its stores, opened read only (a missing store is an error naming where it looked). The store's
+    /// line goes to <paramref name="storeLine"/>: standard output in text mode, standard error when stdout carries data.
+    /// </summary>
+    public static async Task<(Campaign Campaign, HeraldStores Stores)> OpenAsync(ParseResult result, ReportOptions options, TextWriter? storeLine, CancellationToken cancellationToken)
     {
         var file = result.GetValue(options.Campaign)!;
         var campaign = CampaignLoader.Load(file);
-        var path = StorePaths.Resolve(result.GetValue(options.Db), file);
-        if (!File.Exists(path))
-        {
-            throw new StoreException($"{path}: no store here; send the campaign first, or pass --db.");
-        }
-
-        return (campaign, path, new SqliteReportStore(path));
+        var location = StoreLocator.Resolve(result.GetValue(options.Db), file);
+        storeLine?.WriteLine(location.Line);
+        return (campaign, await StoreFactory.OpenAsync(location, StoreAccess.ReadOnly, cancellationToken).ConfigureAwait(false));
     }
 
     /// <summary>Runs <paramref name="work"/> under the time limit; the limit and Ctrl-C/SIGTERM both cancel the store's queries.</summary>

@@ -23,6 +23,6 @@ internal static class DbOption
 {
     public static Option<string?> Create() => new("--db")
     {
-        Description = "The store (SQLite file). Default: $HERALD_DB, else herald.db beside the campaign file.",
+        Description = "The store: a SQLite file or a postgresql:// address. Default: $HERALD_DB, else the first herald.db found walking up from the campaign's folder, else $XDG_DATA_HOME/herald/herald.db (docs/STORE.md).",
     };
 }

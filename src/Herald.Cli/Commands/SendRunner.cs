@@ -1,7 +1,7 @@
 using System.Globalization;
 using Herald.Campaigns;
 using Herald.Delivery;
-using Herald.Sqlite;
+using Herald.Cli.Stores;
 using Herald.Store;
 using Herald.Tracking;
 using Spectre.Console;
@@ -18,23 +18,20 @@ internal static class SendRunner
         using var announce = stopToken.Register(() => Console.Error.WriteLine("stopping: no new messages; finishing those in flight…"));
         var signer = TokenSigner.FromEnvironment();
         // Config, templates and recipient columns are checked before anything is planned or sent.
-        var session = CampaignSession.Open(campaignFile, signer, stopToken);
+        var location = StoreLocator.Resolve(db, campaignFile);
+        Console.WriteLine(location.Line);
+        using var session = CampaignSession.Open(campaignFile, signer, stopToken);
+        session.Describe(Console.Out);
         var campaign = session.Campaign;
-        var store = await SqliteDeliveryStore.OpenAsync(StorePaths.Resolve(db, campaignFile), stopToken).ConfigureAwait(false);
-        await using (store.ConfigureAwait(false))
+        var stores = await StoreFactory.OpenAsync(location, StoreAccess.ReadWrite, stopToken).ConfigureAwait(false);
+        await using (stores.ConfigureAwait(false))
         {
+            var store = stores.Delivery;
             // The suppression list lives in the same store; it is honoured at prepare time and again right before each send.
-            var suppression = new SqliteTrackingStore(store.DatabasePath);
-            await using var suppressionScope = suppression.ConfigureAwait(false);
-            await suppression.MigrateAsync(stopToken).ConfigureAwait(false);
+            var suppression = stores.Tracking;
             await PlanStep.EnsurePlanAsync(campaign, store, suppression, stopToken).ConfigureAwait(false);
             // Reports name links by the template's labels: record them as sending starts, for this campaign's report and dashboard.
-            var reports = new SqliteReportStore(store.DatabasePath);
-            await using (reports.ConfigureAwait(false))
-            {
-                await reports.MigrateAsync(stopToken).ConfigureAwait(false);
-                await reports.SaveLinksAsync(campaign.Id, session.Compiled.TrackedLinks, stopToken).ConfigureAwait(false);
-            }
+            await stores.Reports.SaveLinksAsync(campaign.Id, session.Compiled.TrackedLinks, stopToken).ConfigureAwait(false);
 
             if (resetInDoubt)
             {
@@ -42,7 +39,7 @@ internal static class SendRunner
                 Console.WriteLine($"{reset} in-doubt recipient(s) will be sent again (duplicates accepted by the operator).");
             }
 
-            var engine = new DeliveryEngine(campaign, store, session.Compiled, suppression);
+            var engine = new DeliveryEngine(campaign, store, session.Compiled, suppression, new DeliveryEngineOptions { Dkim = session.Dkim });
             var result = await RunWithProgressAsync(engine, stopToken).ConfigureAwait(false);
             PrintSummary(campaign.Id, result, engine.Snapshot());
             return result.Stop switch

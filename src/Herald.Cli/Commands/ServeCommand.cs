@@ -1,6 +1,6 @@
 using System.CommandLine;
 using Herald.Campaigns;
-using Herald.Sqlite;
+using Herald.Cli.Stores;
 using Herald.Tracking;
 
 namespace Herald.Cli.Commands;
@@ -15,7 +15,7 @@ internal static class ServeCommand
 
     public static Command Create()
     {
-        var db = new Option<string?>("--db") { Description = "The store (SQLite file). Default: $HERALD_DB, else ./herald.db." };
+        var db = DbOption.Create();
         var urls = new Option<string>("--urls")
         {
             Description = "Addresses to listen on, separated by ';' (port 0 picks a free port).",
@@ -43,7 +43,8 @@ internal static class ServeCommand
         };
         command.SetAction((result, ct) => CliRunner.RunAsync(async () =>
         {
-            var path = Path.GetFullPath(StorePaths.Resolve(result.GetValue(db), campaignFile: null));
+            var location = StoreLocator.Resolve(result.GetValue(db), campaignFile: null);
+            Console.WriteLine(location.Line);
             var token = Environment.GetEnvironmentVariable(result.GetValue(tokenEnv)!);
             var metricsToken = Environment.GetEnvironmentVariable(MetricsTokenVariable);
             if (!Durations.TryParse(result.GetValue(session), out var sessionLifetime) || sessionLifetime <= TimeSpan.Zero)
@@ -53,25 +54,21 @@ internal static class ServeCommand
 
             var engagement = new EngagementOptions { MaxEventsPerRecipient = result.GetValue(maxEvents) };
             engagement.Validate();
-            var tracking = new SqliteTrackingStore(path);
-            await using (tracking.ConfigureAwait(false))
+
+            // serve only answers for campaigns that were prepared: it never creates a store.
+            var stores = await StoreFactory.OpenAsync(location, StoreAccess.ReadOnly, ct).ConfigureAwait(false);
+            await using (stores.ConfigureAwait(false))
             {
-                var ledger = await SqliteDeliveryStore.OpenAsync(path, ct).ConfigureAwait(false);
-                await using (ledger.ConfigureAwait(false))
                 {
-                    await tracking.MigrateAsync(ct).ConfigureAwait(false);
-                    var reports = new SqliteReportStore(path);
-                    await using var reportsScope = reports.ConfigureAwait(false);
-                    await reports.MigrateAsync(ct).ConfigureAwait(false);
                     var app = TrackingServer.Build(new TrackingServerOptions
                     {
                         Signer = TokenSigner.FromEnvironment(),
-                        Store = tracking,
-                        Ledger = ledger,
-                        SpoolPath = result.GetValue(spool) ?? path + ".spool",
+                        Store = stores.Tracking,
+                        Ledger = stores.Delivery,
+                        SpoolPath = result.GetValue(spool) ?? DefaultSpool(location),
                         Urls = result.GetValue(urls)!.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
                         DashboardToken = string.IsNullOrEmpty(token) ? null : token,
-                        Reports = reports,
+                        Reports = stores.Reports,
                         MetricsToken = string.IsNullOrEmpty(metricsToken) ? null : metricsToken,
                         DashboardSession = sessionLifetime,
                         Engagement = engagement,
@@ -92,7 +89,6 @@ internal static class ServeCommand
                             Console.WriteLine($"listening on {address}");
                         }
 
-                        Console.WriteLine($"store: {path}");
                         Console.WriteLine(token is { Length: > 0 }
                             ? "dashboard: enabled at /"
                             : $"dashboard: disabled (set {result.GetValue(tokenEnv)} to enable it)");
@@ -119,4 +115,9 @@ internal static class ServeCommand
         }));
         return command;
     }
+
+    private static string DefaultSpool(StoreLocation location) =>
+        location.Kind == StoreKind.Sqlite
+            ? location.Address + ".spool"
+            : Path.Combine(StoreLocator.UserDataFolder(), "herald", "serve.spool");
 }

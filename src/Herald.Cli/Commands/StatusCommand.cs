@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using Herald.Campaigns;
-using Herald.Sqlite;
+using Herald.Cli.Stores;
 using Spectre.Console;
 
 namespace Herald.Cli.Commands;
@@ -19,15 +19,15 @@ internal static class StatusCommand
         {
             var file = result.GetValue(campaign)!;
             var loaded = CampaignLoader.Load(file);
-            var path = StorePaths.Resolve(result.GetValue(db), file);
-            var store = await SqliteDeliveryStore.OpenAsync(path, ct).ConfigureAwait(false);
-            await using (store.ConfigureAwait(false))
+            var stores = await StoreFactory.OpenAsync(result.GetValue(db), file, StoreAccess.ReadOnly, ct).ConfigureAwait(false);
+            await using (stores.ConfigureAwait(false))
             {
-                var c = await store.GetCountsAsync(loaded.Id, ct).ConfigureAwait(false);
+                var c = await stores.Delivery.GetCountsAsync(loaded.Id, ct).ConfigureAwait(false);
                 if (result.GetValue(json))
                 {
                     var document = new Dictionary<string, object>
                     {
+                        ["store"] = stores.Location.Display,
                         ["campaign"] = c.Campaign,
                         ["total"] = c.Total,
                         ["pending"] = c.Pending,
@@ -41,6 +41,7 @@ internal static class StatusCommand
                     return CliRunner.Ok;
                 }
 
+                Console.WriteLine(stores.Location.Line);
                 var table = new Table().AddColumns("campaign", "total", "pending", "sending", "sent", "failed", "in_doubt", "skipped");
                 table.AddRow(new object[] { c.Campaign, c.Total, c.Pending, c.Sending, c.Sent, c.Failed, c.InDoubt, c.Skipped }
                     .Select(v => Markup.Escape(Convert.ToString(v, CultureInfo.InvariantCulture)!)).ToArray());

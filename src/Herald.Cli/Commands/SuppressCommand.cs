@@ -2,8 +2,8 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using Herald.Campaigns;
+using Herald.Cli.Stores;
 using Herald.Recipients;
-using Herald.Sqlite;
 using Herald.Store;
 using Spectre.Console;
 using Sylvan.Data.Csv;
@@ -23,7 +23,7 @@ internal static class SuppressCommand
         return command;
     }
 
-    private static Option<string?> Db() => new("--db") { Description = "The store (SQLite file). Default: $HERALD_DB, else ./herald.db." };
+    private static Option<string?> Db() => DbOption.Create();
 
     private static Option<string> Reason() => new("--reason")
     {
@@ -46,7 +46,8 @@ internal static class SuppressCommand
                 entries.Add(new SuppressionEntry(Normalize(raw, "argument"), why, null, DateTimeOffset.UtcNow));
             }
 
-            await using var store = await OpenAsync(result.GetValue(db), ct).ConfigureAwait(false);
+            await using var stores = await OpenAsync(result.GetValue(db), StoreAccess.ReadWrite, lineToError: false, ct).ConfigureAwait(false);
+            var store = stores.Tracking;
             var added = await store.AddSuppressionsAsync(entries, ct).ConfigureAwait(false);
             Console.WriteLine($"{added} address(es) added, {entries.Count - added} already suppressed.");
             return CliRunner.Ok;
@@ -61,7 +62,8 @@ internal static class SuppressCommand
         var command = new Command("remove", "Remove addresses from the suppression list.") { emails, db };
         command.SetAction((result, ct) => CliRunner.RunAsync(async () =>
         {
-            await using var store = await OpenAsync(result.GetValue(db), ct).ConfigureAwait(false);
+            await using var stores = await OpenAsync(result.GetValue(db), StoreAccess.ReadOnly, lineToError: false, ct).ConfigureAwait(false);
+            var store = stores.Tracking;
             var missing = 0;
             foreach (var raw in result.GetValue(emails)!)
             {
@@ -86,7 +88,8 @@ internal static class SuppressCommand
         var command = new Command("list", "Print the suppression list.") { db, json };
         command.SetAction((result, ct) => CliRunner.RunAsync(async () =>
         {
-            await using var store = await OpenAsync(result.GetValue(db), ct).ConfigureAwait(false);
+            await using var stores = await OpenAsync(result.GetValue(db), StoreAccess.ReadOnly, lineToError: true, ct).ConfigureAwait(false);
+            var store = stores.Tracking;
             var asJson = result.GetValue(json);
             Console.WriteLine(asJson ? string.Empty : "email,reason,campaign,at");
             await foreach (var e in store.ListSuppressionsAsync(ct).ConfigureAwait(false))
@@ -124,7 +127,8 @@ internal static class SuppressCommand
                 return CliRunner.Invalid;
             }
 
-            await using var store = await OpenAsync(result.GetValue(db), ct).ConfigureAwait(false);
+            await using var stores = await OpenAsync(result.GetValue(db), StoreAccess.ReadWrite, lineToError: false, ct).ConfigureAwait(false);
+            var store = stores.Tracking;
             var added = 0;
             foreach (var chunk in entries.Chunk(10_000))
             {
@@ -225,17 +229,11 @@ internal static class SuppressCommand
             ? email
             : throw new HeraldException($"{where} '{Markup.Escape(raw)}': invalid address: {error}");
 
-    private static async Task<SqliteTrackingStore> OpenAsync(string? db, CancellationToken cancellationToken)
+    /// <summary>The suppression list belongs to the store, not a campaign: found by the store rule from the current folder.</summary>
+    private static async Task<HeraldStores> OpenAsync(string? db, StoreAccess access, bool lineToError, CancellationToken cancellationToken)
     {
-        var path = StorePaths.Resolve(db, campaignFile: null);
-        var folder = Path.GetDirectoryName(Path.GetFullPath(path));
-        if (folder is not null && !Directory.Exists(folder))
-        {
-            throw new StoreException($"{path}: the folder of the database does not exist.");
-        }
-
-        var store = new SqliteTrackingStore(path);
-        await store.MigrateAsync(cancellationToken).ConfigureAwait(false);
-        return store;
+        var location = StoreLocator.Resolve(db, campaignFile: null);
+        (lineToError ? Console.Error : Console.Out).WriteLine(location.Line);
+        return await StoreFactory.OpenAsync(location, access, cancellationToken).ConfigureAwait(false);
     }
 }

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Herald.Cli.Stores;
 using Herald.Recipients;
 using Herald.Tracking;
 
@@ -10,9 +11,14 @@ internal static class ValidateCommand
     public static Command Create()
     {
         var file = new Argument<string>("CAMPAIGN") { Description = "The campaign file (campaign.yml)." };
-        var command = new Command("validate", "Check a campaign's config, templates and recipients; nothing is sent.") { file };
-        command.SetAction((ParseResult result, CancellationToken cancellationToken) =>
-            CliRunner.Run(() => Run(result.GetValue(file)!, Console.Out, cancellationToken)));
+        var db = DbOption.Create();
+        var command = new Command("validate", "Check a campaign's config, templates and recipients; nothing is sent.") { file, db };
+        command.SetAction((ParseResult result, CancellationToken cancellationToken) => CliRunner.Run(() =>
+        {
+            // Validate opens no store; it says which one prepare and send will use.
+            Console.WriteLine(StoreLocator.Resolve(result.GetValue(db), result.GetValue(file)).Line);
+            return Run(result.GetValue(file)!, Console.Out, cancellationToken);
+        }));
         return command;
     }
 
@@ -20,7 +26,8 @@ internal static class ValidateCommand
     {
         // Validation signs nothing that leaves the machine: a throwaway key keeps it from creating the key file.
         var signer = new TokenSigner(new byte[32]);
-        var session = CampaignSession.Open(path, signer, cancellationToken);
+        using var session = CampaignSession.Open(path, signer, cancellationToken);
+        session.Describe(output);
         long ok = 0, invalid = 0, duplicate = 0;
         using (var list = RecipientList.Open(session.Campaign.RecipientsPath))
         {

@@ -42,6 +42,26 @@ public sealed class Campaign
 
     public DeliveryOptions Delivery { get; init; } = new();
 
+    /// <summary>DKIM signing, when the campaign has a <c>dkim</c> section.</summary>
+    public DkimOptions? Dkim { get; init; }
+
+    /// <summary>The List-Id header value (RFC 2919), for example <c>&lt;spring.shop.example.com&gt;</c>.</summary>
+    public string ListId
+    {
+        get => _listId ??= ListHeaders.DefaultListId(Id, From.Domain);
+        init => _listId = value;
+    }
+
+    /// <summary>The Feedback-ID header value (Gmail's feedback loop): <c>campaign-id:stream:herald:sender-id</c>.</summary>
+    public string FeedbackId
+    {
+        get => _feedbackId ??= ListHeaders.FeedbackId(Id, ListHeaders.DefaultStream, ListHeaders.DefaultSenderId(From.Domain) ?? "heraldmail");
+        init => _feedbackId = value;
+    }
+
+    private string? _listId;
+    private string? _feedbackId;
+
     /// <summary>Named per-recipient data sets joined at prepare time.</summary>
     public IReadOnlyDictionary<string, DataSetOptions> Data { get; init; } = new Dictionary<string, DataSetOptions>();
 
@@ -51,121 +71,3 @@ public sealed class Campaign
 
 /// <summary>A 1-based line and column in a file.</summary>
 public readonly record struct SourcePosition(int Line, int Column);
-
-/// <summary>The <c>tracking</c> section.</summary>
-public sealed class TrackingOptions
-{
-    /// <summary>Public base URL of <c>herald serve</c>, without a trailing slash.</summary>
-    public required string BaseUrl { get; init; }
-
-    public bool Clicks { get; init; } = true;
-
-    public bool Opens { get; init; } = true;
-}
-
-/// <summary>The <c>unsubscribe</c> section.</summary>
-public sealed class UnsubscribeOptions
-{
-    /// <summary>Optional mailto address offered in List-Unsubscribe besides the https URL.</summary>
-    public string? Mailto { get; init; }
-}
-
-/// <summary>How a relay connection is secured.</summary>
-public enum StartTlsMode
-{
-    /// <summary>STARTTLS when the server offers it (smtp:// default).</summary>
-    Optional,
-
-    /// <summary>Refuse to send unless STARTTLS succeeds.</summary>
-    Required,
-
-    /// <summary>Never STARTTLS.</summary>
-    None,
-}
-
-/// <summary>One SMTP relay of the pool.</summary>
-public sealed class RelayOptions
-{
-    /// <summary><c>smtp://host:port</c> or <c>smtps://host:port</c>.</summary>
-    public required Uri Url { get; init; }
-
-    /// <summary>A short name for logs and the ledger (defaults to host:port).</summary>
-    public string Name => $"{Url.Host}:{Url.Port}";
-
-    public int Connections { get; init; } = 10;
-
-    /// <summary>Messages per second across this relay's connections; null for unlimited.</summary>
-    public double? RateLimit { get; init; }
-
-    public StartTlsMode StartTls { get; init; } = StartTlsMode.Optional;
-
-    /// <summary>Name of the environment variable holding the AUTH user name (never the value itself).</summary>
-    public string? UsernameEnv { get; init; }
-
-    /// <summary>Name of the environment variable holding the AUTH password.</summary>
-    public string? PasswordEnv { get; init; }
-
-    /// <summary>Accept any TLS certificate (test relays only).</summary>
-    public bool InsecureSkipVerify { get; init; }
-}
-
-/// <summary>The <c>retry</c> section: how failures that are safe to retry are retried.</summary>
-public sealed class RetryPolicy
-{
-    public int MaxAttempts { get; init; } = 5;
-
-    public TimeSpan InitialBackoff { get; init; } = TimeSpan.FromSeconds(30);
-
-    public TimeSpan MaxBackoff { get; init; } = TimeSpan.FromMinutes(5);
-
-    public TimeSpan GiveUpAfter { get; init; } = TimeSpan.FromHours(2);
-
-    /// <summary>Backoff before attempt number <paramref name="attemptsSoFar"/> + 1 (exponential, capped).</summary>
-    public TimeSpan BackoffAfter(int attemptsSoFar)
-    {
-        var exponent = Math.Clamp(attemptsSoFar - 1, 0, 30);
-        var ticks = InitialBackoff.Ticks * Math.Pow(2, exponent);
-        return ticks >= MaxBackoff.Ticks ? MaxBackoff : TimeSpan.FromTicks((long)ticks);
-    }
-}
-
-/// <summary>The <c>delivery</c> section: timeouts and the relay circuit breaker.</summary>
-public sealed class DeliveryOptions
-{
-    public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(30);
-
-    /// <summary>Timeout for each SMTP command reply before the data.</summary>
-    public TimeSpan CommandTimeout { get; init; } = TimeSpan.FromMinutes(2);
-
-    /// <summary>How long to wait for the reply to the final dot (RFC 5321 §4.5.3.2.6 suggests 10 minutes).</summary>
-    public TimeSpan FinalReplyTimeout { get; init; } = TimeSpan.FromMinutes(10);
-
-    /// <summary>Consecutive connection failures that open a relay's circuit.</summary>
-    public int BreakerFailures { get; init; } = 5;
-
-    /// <summary>How long an open circuit keeps a relay out of rotation.</summary>
-    public TimeSpan BreakerCooldown { get; init; } = TimeSpan.FromSeconds(30);
-
-    /// <summary>How long sending may stay paused with every relay down before <c>herald send</c> gives up (exit non-zero, nothing marked failed).</summary>
-    public TimeSpan UnreachableTimeout { get; init; } = TimeSpan.FromMinutes(10);
-}
-
-/// <summary>One named data set of the <c>data</c> section.</summary>
-public sealed class DataSetOptions
-{
-    public required string Name { get; init; }
-
-    public required string File { get; init; }
-
-    public required string Key { get; init; }
-
-    public string RecipientKey { get; init; } = "recipient_id";
-
-    public bool Many { get; init; }
-
-    public int? Limit { get; init; }
-
-    public string? OrderBy { get; init; }
-
-    public bool Required { get; init; }
-}

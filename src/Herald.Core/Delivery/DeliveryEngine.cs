@@ -37,6 +37,9 @@ public sealed class DeliveryEngineOptions
 
     /// <summary>Rows claimed per store round trip (0: twice the number of connections, at least 64).</summary>
     public int ClaimBatch { get; init; }
+
+    /// <summary>Signs every message; required when the campaign has a <c>dkim</c> section (keys are loaded by the caller, once).</summary>
+    public Dkim.DkimSigner? Dkim { get; init; }
 }
 
 /// <summary>
@@ -54,6 +57,8 @@ public sealed class DeliveryEngine
     // Items a connection could not start (its relay is down) go back here for any relay to take; those that cannot be
     // put back (the run is stopping) are released at the end.
     private readonly ConcurrentBag<WorkItem> _unsent = [];
+    // Every row claimed and not yet finished, with its fencing token: what lease renewal names to the store.
+    private readonly ConcurrentDictionary<long, ClaimedRow> _held = new();
     private Channel<WorkItem> _work = Channel.CreateUnbounded<WorkItem>();
     private readonly MailboxAddress _sender;
     private long _outstanding;
@@ -77,6 +82,10 @@ public sealed class DeliveryEngine
         _options = options ?? new DeliveryEngineOptions();
         _time = time ?? TimeProvider.System;
         _sender = new MailboxAddress(campaign.From.Name, campaign.From.Address);
+        if (campaign.Dkim is not null && _options.Dkim is null)
+        {
+            throw new ArgumentException("The campaign signs with DKIM: pass its DkimSigner in the options.", nameof(options));
+        }
     }
 
     /// <summary>The current progress; safe to call from any thread while running.</summary>
@@ -116,7 +125,8 @@ public sealed class DeliveryEngine
             }
         }
 
-        var recovered = await _store.RecoverAsync(_campaign.Id, _options.WorkerId, stopToken).ConfigureAwait(false);
+        await _store.RegisterWorkerAsync(WorkerInfo.ForThisProcess(_campaign.Id, _options.WorkerId), _options.Lease, stopToken).ConfigureAwait(false);
+        var recovered = (await _store.RecoverAsync(_campaign.Id, _options.WorkerId, stopToken).ConfigureAwait(false)).InDoubt;
         _initial = await _store.GetCountsAsync(_campaign.Id, stopToken).ConfigureAwait(false);
         Touch();
 
@@ -160,18 +170,19 @@ public sealed class DeliveryEngine
             }
 
             // Claimed rows that never reached a connection go back to the pool at once.
-            var unsent = new List<long>();
+            var unsent = new List<ClaimedRow>();
             while (work.Reader.TryRead(out var item))
             {
-                unsent.Add(item.Id);
+                unsent.Add(item.Claimed);
             }
 
             foreach (var item in _unsent)
             {
-                unsent.Add(item.Id);
+                unsent.Add(item.Claimed);
             }
 
             await _store.ReleaseAsync(_options.WorkerId, unsent, CancellationToken.None).ConfigureAwait(false);
+            await _store.UnregisterWorkerAsync(_campaign.Id, _options.WorkerId, CancellationToken.None).ConfigureAwait(false);
         }
 
         var counts = await _store.GetCountsAsync(_campaign.Id, CancellationToken.None).ConfigureAwait(false);
@@ -196,6 +207,11 @@ public sealed class DeliveryEngine
                 if (items.Count > 0)
                 {
                     Interlocked.Add(ref _outstanding, items.Count);
+                    foreach (var item in items)
+                    {
+                        _held[item.Id] = item.Claimed;
+                    }
+
                     foreach (var item in await DropSuppressedAsync(items, ledger, stopToken).ConfigureAwait(false))
                     {
                         await work.WriteAsync(item, stopToken).ConfigureAwait(false);
@@ -225,9 +241,10 @@ public sealed class DeliveryEngine
 
             // Wait for a finished transaction (which frees a slot or schedules a retry) or for the next due row.
             var wait = TimeSpan.FromMilliseconds(250);
-            if (nothingDue && await _store.GetNextDueAsync(_campaign.Id, stopToken).ConfigureAwait(false) is { } next)
+            if (nothingDue && await _store.GetNextWorkAsync(_campaign.Id, _options.WorkerId, stopToken).ConfigureAwait(false) is { Earliest: { } next } nextWork)
             {
-                var until = next - _time.GetUtcNow();
+                // Both times come from the store's clock: wait for their difference, whatever this machine's clock says.
+                var until = next - nextWork.Now;
                 wait = until < TimeSpan.FromMilliseconds(5) ? TimeSpan.FromMilliseconds(5) : (until < wait ? until : wait);
             }
 
@@ -267,7 +284,7 @@ public sealed class DeliveryEngine
         {
             if (suppressed.Contains(item.Email))
             {
-                Finish(ledger, new Outcome(item.Id, DeliveryState.Skipped, null, "suppressed before sending", null, SkipReason: "suppressed"));
+                Finish(ledger, new Outcome(item.Id, item.Token, DeliveryState.Skipped, null, "suppressed before sending", null, SkipReason: "suppressed"));
             }
             else
             {
@@ -280,7 +297,7 @@ public sealed class DeliveryEngine
 
     private async Task WorkerAsync(RelayState relay, ChannelReader<WorkItem> work, Ledger ledger, CancellationToken stopToken)
     {
-        var connection = new RelayConnection(relay.Options, _campaign.Delivery, _campaign.From.Domain);
+        var connection = new RelayConnection(relay.Options, _campaign.Delivery, _campaign.From.Domain, _options.Dkim);
         await using (connection.ConfigureAwait(false))
         {
             while (!stopToken.IsCancellationRequested)
@@ -332,12 +349,12 @@ public sealed class DeliveryEngine
         }
         catch (RecipientRejectedException ex)
         {
-            Finish(ledger, new Outcome(item.Id, DeliveryState.Skipped, null, ex.Message, null, SkipReason: $"rejected:{ex.Reason}"));
+            Finish(ledger, new Outcome(item.Id, item.Token, DeliveryState.Skipped, null, ex.Message, null, SkipReason: $"rejected:{ex.Reason}"));
             return;
         }
         catch (HeraldException ex)
         {
-            Finish(ledger, new Outcome(item.Id, DeliveryState.Skipped, null, ex.Message, null, SkipReason: "render-error"));
+            Finish(ledger, new Outcome(item.Id, item.Token, DeliveryState.Skipped, null, ex.Message, null, SkipReason: "render-error"));
             return;
         }
 
@@ -376,9 +393,10 @@ public sealed class DeliveryEngine
                 }
             }
 
-            if (!await ledger.MarkSendingAsync(item.Id).ConfigureAwait(false))
+            if (!await ledger.MarkSendingAsync(item.Claimed).ConfigureAwait(false))
             {
                 // Lost to another sender (lease expired) or not writable: never send what we do not own.
+                _held.TryRemove(item.Id, out _);
                 Interlocked.Decrement(ref _outstanding);
                 return;
             }
@@ -414,27 +432,27 @@ public sealed class DeliveryEngine
         switch (result.Kind)
         {
             case AttemptKind.Delivered:
-                return new Outcome(item.Id, DeliveryState.Sent, result.Code, result.Text, relay);
+                return new Outcome(item.Id, item.Token, DeliveryState.Sent, result.Code, result.Text, relay);
             case AttemptKind.Rejected:
-                return new Outcome(item.Id, DeliveryState.Failed, result.Code, result.Text, relay);
+                return new Outcome(item.Id, item.Token, DeliveryState.Failed, result.Code, result.Text, relay);
             case AttemptKind.InDoubt:
-                return new Outcome(item.Id, DeliveryState.InDoubt, result.Code, result.Text, relay);
+                return new Outcome(item.Id, item.Token, DeliveryState.InDoubt, result.Code, result.Text, relay);
             default:
                 var attempts = item.Attempts + 1;
                 var retry = _campaign.Retry;
                 var first = item.FirstAttemptAt ?? now;
                 if (attempts >= retry.MaxAttempts)
                 {
-                    return new Outcome(item.Id, DeliveryState.Failed, result.Code, $"gave up after {attempts} attempts: {result.Text}", relay);
+                    return new Outcome(item.Id, item.Token, DeliveryState.Failed, result.Code, $"gave up after {attempts} attempts: {result.Text}", relay);
                 }
 
                 var next = now + retry.BackoffAfter(attempts);
                 if (next - first > retry.GiveUpAfter)
                 {
-                    return new Outcome(item.Id, DeliveryState.Failed, result.Code, $"gave up after {retry.GiveUpAfter}: {result.Text}", relay);
+                    return new Outcome(item.Id, item.Token, DeliveryState.Failed, result.Code, $"gave up after {retry.GiveUpAfter}: {result.Text}", relay);
                 }
 
-                return new Outcome(item.Id, DeliveryState.Pending, result.Code, result.Text, relay, next);
+                return new Outcome(item.Id, item.Token, DeliveryState.Pending, result.Code, result.Text, relay, next);
         }
     }
 
@@ -460,6 +478,7 @@ public sealed class DeliveryEngine
                         break;
                 }
 
+                _held.TryRemove(outcome.Id, out ClaimedRow _);
                 Interlocked.Decrement(ref _outstanding);
                 _wake.Release();
             },
@@ -476,7 +495,7 @@ public sealed class DeliveryEngine
             try
             {
                 await Task.Delay(period, _time, stopToken).ConfigureAwait(false);
-                await _store.RenewLeaseAsync(_campaign.Id, _options.WorkerId, _options.Lease, stopToken).ConfigureAwait(false);
+                await _store.RenewLeaseAsync(_campaign.Id, _options.WorkerId, _held.Values.ToList(), _options.Lease, stopToken).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {

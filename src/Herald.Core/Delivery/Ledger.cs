@@ -26,9 +26,9 @@ internal sealed class Ledger : IAsyncDisposable
     public long Commits { get; private set; }
 
     /// <summary>Durably marks the row <c>sending</c>; false when this worker no longer owns it.</summary>
-    public Task<bool> MarkSendingAsync(long id)
+    public Task<bool> MarkSendingAsync(ClaimedRow row)
     {
-        var request = new Request(id, null, new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously));
+        var request = new Request(row, null, new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously));
         if (!_requests.Writer.TryWrite(request))
         {
             return Task.FromResult(false);
@@ -40,7 +40,7 @@ internal sealed class Ledger : IAsyncDisposable
     /// <summary>Queues an outcome; the task completes when it is durable.</summary>
     public Task RecordAsync(Outcome outcome)
     {
-        var request = new Request(outcome.Id, outcome, new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously));
+        var request = new Request(outcome.Claimed, outcome, new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously));
         if (!_requests.Writer.TryWrite(request))
         {
             throw new InvalidOperationException("The ledger is closed.");
@@ -74,15 +74,15 @@ internal sealed class Ledger : IAsyncDisposable
         {
             try
             {
-                var marked = await _store.CommitAsync(
+                var result = await _store.CommitAsync(
                     _workerId,
-                    marks.ConvertAll(m => m.Id),
+                    marks.ConvertAll(m => m.Row),
                     outcomes.ConvertAll(o => o.Outcome!),
                     CancellationToken.None).ConfigureAwait(false);
                 Commits++;
                 foreach (var mark in marks)
                 {
-                    mark.Done.TrySetResult(marked.Contains(mark.Id));
+                    mark.Done.TrySetResult(result.Marked.Contains(mark.Row.Id));
                 }
 
                 foreach (var outcome in outcomes)
@@ -114,5 +114,5 @@ internal sealed class Ledger : IAsyncDisposable
         await _loop.ConfigureAwait(false);
     }
 
-    private sealed record Request(long Id, Outcome? Outcome, TaskCompletionSource<bool> Done);
+    private sealed record Request(ClaimedRow Row, Outcome? Outcome, TaskCompletionSource<bool> Done);
 }

@@ -10,6 +10,7 @@ internal sealed class RelayConnection : IAsyncDisposable
     private readonly RelayOptions _relay;
     private readonly DeliveryOptions _delivery;
     private readonly string _localDomain;
+    private readonly Dkim.DkimSigner? _dkim;
     private SmtpSession? _session;
     private Action? _switchToFinalReply;
     // Timeouts of a transaction: a deadline checked by a per-connection watchdog that cancels _timeout when it passes.
@@ -19,8 +20,9 @@ internal sealed class RelayConnection : IAsyncDisposable
     private long _deadline;
     private readonly Timer _watchdog;
 
-    public RelayConnection(RelayOptions relay, DeliveryOptions delivery, string localDomain)
+    public RelayConnection(RelayOptions relay, DeliveryOptions delivery, string localDomain, Dkim.DkimSigner? dkim = null)
     {
+        _dkim = dkim;
         _relay = relay;
         _delivery = delivery;
         _localDomain = localDomain;
@@ -89,7 +91,7 @@ internal sealed class RelayConnection : IAsyncDisposable
     public async Task<AttemptResult> SendAsync(MimeMessage message, MailboxAddress sender, MailboxAddress recipient)
     {
         var session = _session ?? throw new InvalidOperationException("Not connected.");
-        using var wire = WireMessage.Create(message);
+        using var wire = WireMessage.Create(message, _dkim);
         // Deliberately not the stop token: a transaction in flight finishes (or times out) after Ctrl-C.
         if (!_timeout.TryReset())
         {

@@ -1,4 +1,4 @@
-using System.Buffers;
+using Herald.Dkim;
 using Herald.Rendering;
 using MimeKit;
 
@@ -6,12 +6,15 @@ namespace Herald.Delivery;
 
 /// <summary>
 /// A message serialized for the DATA phase into one pooled buffer: CRLF line ends, dot-stuffed (RFC 5321 §4.5.2),
-/// ending with CRLF and the terminating <c>.CRLF</c>, so it goes on the socket in one write.
+/// ending with CRLF and the terminating <c>.CRLF</c>, so it goes on the socket in one write. With DKIM, the message is
+/// serialized behind room left for its signature, signed in place, and the DKIM-Signature header(s) written into that
+/// room: still one serialization, one buffer, one write.
 /// </summary>
 internal sealed class WireMessage : Stream
 {
     private static readonly FormatOptions Wire = CreateOptions();
     private byte[] _buffer;
+    private int _start;
     private int _length;
     private bool _atLineStart = true;
 
@@ -20,19 +23,26 @@ internal sealed class WireMessage : Stream
         _buffer = MessageBuffers.Pool.Rent(capacity);
     }
 
-    public ReadOnlyMemory<byte> Bytes => _buffer.AsMemory(0, _length);
+    public ReadOnlyMemory<byte> Bytes => _buffer.AsMemory(_start, _length - _start);
 
-    public static WireMessage Create(MimeMessage message)
+    public static WireMessage Create(MimeMessage message, DkimSigner? dkim = null)
     {
         // Chooses transfer encodings for parts that did not declare one (ours did: it is a no-op for them).
         message.Prepare(EncodingConstraint.SevenBit);
-        var wire = new WireMessage(64 * 1024);
+        var reserve = dkim?.EstimatedLength ?? 0;
+        var wire = new WireMessage((64 * 1024) + reserve);
         try
         {
+            wire._start = wire._length = reserve;
             message.WriteTo(Wire, wire);
-            if (wire._length < 2 || wire._buffer[wire._length - 2] != '\r' || wire._buffer[wire._length - 1] != '\n')
+            if (wire._length - reserve < 2 || wire._buffer[wire._length - 2] != '\r' || wire._buffer[wire._length - 1] != '\n')
             {
                 wire.Append("\r\n"u8);
+            }
+
+            if (dkim is not null)
+            {
+                wire.InsertSignature(dkim.Sign(wire._buffer.AsSpan(reserve, wire._length - reserve), dotStuffed: true));
             }
 
             wire.Append(".\r\n"u8);
@@ -77,6 +87,22 @@ internal sealed class WireMessage : Stream
         return ValueTask.CompletedTask;
     }
 
+    /// <summary>Puts the signature header(s) right in front of the message, in the room left for them.</summary>
+    private void InsertSignature(ReadOnlySpan<byte> signature)
+    {
+        if (signature.Length > _start)
+        {
+            // More than estimated (many repeated signed headers): move the message to make room, once.
+            var shift = signature.Length - _start;
+            Append(new byte[shift]);
+            _buffer.AsSpan(_start, _length - shift - _start).CopyTo(_buffer.AsSpan(_start + shift));
+            _start += shift;
+        }
+
+        _start -= signature.Length;
+        signature.CopyTo(_buffer.AsSpan(_start));
+    }
+
     private void Append(ReadOnlySpan<byte> bytes)
     {
         if (_buffer.Length - _length < bytes.Length)
@@ -97,7 +123,7 @@ internal sealed class WireMessage : Stream
         {
             MessageBuffers.Pool.Return(_buffer);
             _buffer = [];
-            _length = 0;
+            _start = _length = 0;
         }
 
         base.Dispose(disposing);
@@ -109,9 +135,9 @@ internal sealed class WireMessage : Stream
 
     public override bool CanWrite => true;
 
-    public override long Length => _length;
+    public override long Length => _length - _start;
 
-    public override long Position { get => _length; set => throw new NotSupportedException(); }
+    public override long Position { get => _length - _start; set => throw new NotSupportedException(); }
 
     public override void Flush()
     {

@@ -173,6 +173,8 @@ public sealed class CompiledCampaign : IMessageFactory
                 : $"<{unsubscribe}>";
             message.Headers.Add("List-Unsubscribe", listUnsubscribe);
             message.Headers.Add("List-Unsubscribe-Post", "List-Unsubscribe=One-Click");
+            message.Headers.Add("List-Id", Campaign.ListId);
+            message.Headers.Add("Feedback-ID", Campaign.FeedbackId);
             if (headers is not null)
             {
                 foreach (var (name, value) in headers)

@@ -312,10 +312,17 @@ public sealed partial class DashboardBrowserTests : IDisposable
 
     private static async Task<string> ReadListeningAsync(Process serve)
     {
-        var line = await serve.StandardOutput.ReadLineAsync(Ct).AsTask().WaitAsync(Bound, Ct);
-        Assert.NotNull(line);
-        Assert.StartsWith("listening on http://127.0.0.1:", line, StringComparison.Ordinal);
-        return line["listening on ".Length..];
+        // The first line names the store; then the addresses.
+        while (await serve.StandardOutput.ReadLineAsync(Ct).AsTask().WaitAsync(Bound, Ct) is { } line)
+        {
+            if (line.StartsWith("listening on http://127.0.0.1:", StringComparison.Ordinal))
+            {
+                return line["listening on ".Length..];
+            }
+        }
+
+        Assert.Fail("serve ended before it listened");
+        return string.Empty;
     }
 
     /// <summary>The tracking URLs of the messages the sink has received so far (at least <paramref name="atLeast"/>).</summary>

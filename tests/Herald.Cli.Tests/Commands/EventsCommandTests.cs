@@ -94,7 +94,7 @@ public sealed class EventsCommandTests : IAsyncLifetime
         Assert.Equal(1, since.Exit);
         Assert.Contains("--since: 'last tuesday' is not a time", since.Error, StringComparison.Ordinal);
         Assert.Equal(1, missing.Exit);
-        Assert.Contains("none.db: no store here", missing.Error, StringComparison.Ordinal);
+        Assert.Contains("no store found", missing.Error, StringComparison.Ordinal);
         Assert.False(File.Exists(Path.Combine(_dir, "none.db")));
     }
 }

@@ -104,11 +104,25 @@ public sealed class PrepareCommandTests : IDisposable
     }
 
     [Fact]
-    public async Task Prepare_stores_the_plan_beside_the_campaign_by_default()
+    public async Task Prepare_without_a_store_anywhere_above_uses_the_user_data_folder_and_says_so()
     {
-        await PrepareCommand.RunAsync(Campaign, null, json: true, "512MB", new StringWriter(), Ct);
+        var run = await HeraldProcess.RunAsync("prepare", Campaign);
 
-        Assert.True(File.Exists(Path.Combine(_dir, "herald.db")) || Environment.GetEnvironmentVariable("HERALD_DB") is { Length: > 0 });
+        Assert.True(run.Exit == 0, run.Out + run.Error);
+        Assert.StartsWith($"store: {HeraldProcess.DefaultStore} (the default: no herald.db in {_dir} or above it)", run.Out, StringComparison.Ordinal);
+        Assert.True(File.Exists(HeraldProcess.DefaultStore));
+        Assert.False(File.Exists(Path.Combine(_dir, "herald.db")));
+    }
+
+    [Fact]
+    public async Task Prepare_json_names_the_store()
+    {
+        var db = Path.Combine(_dir, "plan.db");
+        var run = await HeraldProcess.RunAsync("prepare", Campaign, "--json", "--db", db);
+
+        Assert.True(run.Exit == 0, run.Out + run.Error);
+        using var json = System.Text.Json.JsonDocument.Parse(run.Out);
+        Assert.Equal(db, json.RootElement.GetProperty("store").GetString());
     }
 
     [Fact]

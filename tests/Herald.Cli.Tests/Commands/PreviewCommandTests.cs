@@ -112,14 +112,16 @@ public class PreviewCommandTests
     {
         using var files = new CommandTestFiles();
         var path = SampleCampaign.Write(files.Path("c"), 4);
-        var prepare = await HeraldProcess.RunAsync("prepare", path);
-        Assert.True(prepare.Exit == 0, prepare.Out + prepare.Error);
         var db = Path.Combine(files.Path("c"), "herald.db");
+        var prepare = await HeraldProcess.RunAsync("prepare", path, "--db", db);
+        Assert.True(prepare.Exit == 0, prepare.Out + prepare.Error);
         var before = File.ReadAllBytes(db);
 
+        // No --db: the herald.db beside the campaign is found by the store rule.
         using var output = new StringWriter();
         Assert.Equal(0, await PreviewCommand.RunAsync(path, files.Path("out"), 2, null, output, () => CommandTestFiles.Signer, TestContext.Current.CancellationToken));
 
+        Assert.StartsWith($"store: {db} (found walking up from {files.Path("c")})", output.ToString(), StringComparison.Ordinal);
         Assert.Contains($"Previewing the plan in {db}", output.ToString(), StringComparison.Ordinal);
         Assert.Equal(2, Directory.GetFiles(files.Path("out"), "*.eml").Length);
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();

@@ -61,7 +61,7 @@ public sealed class SendCommandTests : IDisposable
             var perRecipient = LogLines(log).GroupBy(l => l.Split('\t')[2]).ToDictionary(g => g.Key, g => g.Count());
             Assert.All(perRecipient, pair => Assert.True(pair.Value == 1, $"{pair.Key} received {pair.Value} messages"));
 
-            var states = ReadStates(Path.Combine(_dir, "c", "herald.db"));
+            var states = ReadStates(HeraldProcess.DefaultStore);
             Assert.Equal(recipients, states.Count);
             var inDoubt = states.Where(s => s.Value == 4).Select(s => s.Key).ToList();
             Assert.InRange(inDoubt.Count, 0, connections);
@@ -106,7 +106,7 @@ public sealed class SendCommandTests : IDisposable
 
         Assert.Equal(3, run.Exit);
         Assert.Contains("no relay could be reached", run.Error, StringComparison.Ordinal);
-        var states = ReadStates(Path.Combine(_dir, "c", "herald.db"));
+        var states = ReadStates(HeraldProcess.DefaultStore);
         Assert.All(states.Values, s => Assert.Equal(0, s));
     }
 
@@ -114,13 +114,15 @@ public sealed class SendCommandTests : IDisposable
     public async Task Status_json_has_exactly_the_documented_keys()
     {
         var campaign = HeraldProcess.WriteCampaign(Path.Combine(_dir, "c"), 3, 25, 1);
+        Assert.Equal(0, (await HeraldProcess.RunAsync(Bound, "prepare", campaign)).Exit);
 
         var status = await HeraldProcess.RunAsync(Bound, "status", campaign, "--json");
 
         Assert.Equal(0, status.Exit);
         using var json = JsonDocument.Parse(status.Out);
+        Assert.Equal(HeraldProcess.DefaultStore, json.RootElement.GetProperty("store").GetString());
         Assert.Equal(
-            ["campaign", "total", "pending", "sending", "sent", "failed", "in_doubt", "skipped"],
+            ["store", "campaign", "total", "pending", "sending", "sent", "failed", "in_doubt", "skipped"],
             json.RootElement.EnumerateObject().Select(p => p.Name));
     }
 
@@ -171,7 +173,7 @@ public sealed class SendCommandTests : IDisposable
             }
 
             // Graceful: the transactions in flight finished and were recorded; nothing is left sending or in doubt.
-            var states = ReadStates(Path.Combine(_dir, "c", "herald.db"));
+            var states = ReadStates(HeraldProcess.DefaultStore);
             Assert.DoesNotContain(states.Values, s => s is 1 or 4);
             Assert.Equal(LogLines(log).Length, states.Values.Count(s => s == 2));
             Assert.InRange(states.Values.Count(s => s == 0), 1, recipients - 10);
@@ -197,7 +199,7 @@ public sealed class SendCommandTests : IDisposable
             var port = await HeraldProcess.ReadSinkPortAsync(sink);
             var campaign = HeraldProcess.WriteCampaign(Path.Combine(_dir, "c"), 5, port, 1);
             Assert.Equal(0, (await HeraldProcess.RunAsync(Bound, "send", campaign)).Exit);
-            var db = Path.Combine(_dir, "c", "herald.db");
+            var db = HeraldProcess.DefaultStore;
             // As if the connection had dropped after user3's final dot.
             using (var connection = new SqliteConnection($"Data Source={db};Pooling=False"))
             {

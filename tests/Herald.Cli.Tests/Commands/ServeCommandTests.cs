@@ -40,6 +40,8 @@ public sealed class ServeCommandTests : IDisposable
             "serve", "--db", db, "--urls", "http://127.0.0.1:0");
         try
         {
+            var storeLine = await process.StandardOutput.ReadLineAsync(Ct).AsTask().WaitAsync(HeraldProcess.Bound, Ct);
+            Assert.Equal($"store: {db} (from --db)", storeLine);
             var first = await process.StandardOutput.ReadLineAsync(Ct).AsTask().WaitAsync(HeraldProcess.Bound, Ct);
             Assert.NotNull(first);
             Assert.StartsWith("listening on http://127.0.0.1:", first, StringComparison.Ordinal);

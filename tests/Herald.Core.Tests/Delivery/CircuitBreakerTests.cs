@@ -1,4 +1,3 @@
-using Herald.Core.Tests.Store;
 using Herald.Delivery;
 
 namespace Herald.Core.Tests.Delivery;

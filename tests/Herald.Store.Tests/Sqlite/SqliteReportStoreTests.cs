@@ -1,9 +1,8 @@
 using System.Diagnostics;
-using Herald.Core.Tests.Store;
-using Herald.Store;
+using Herald.Sqlite;
 using Microsoft.Data.Sqlite;
 
-namespace Herald.Sqlite.Tests;
+namespace Herald.Store.Tests.Sqlite;
 
 public sealed class SqliteReportStoreTests : ReportStoreContractTests
 {

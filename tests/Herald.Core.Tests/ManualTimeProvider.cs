@@ -1,4 +1,4 @@
-namespace Herald.Core.Tests.Store;
+namespace Herald.Core.Tests;
 
 /// <summary>A clock the test moves by hand.</summary>
 public sealed class ManualTimeProvider : TimeProvider

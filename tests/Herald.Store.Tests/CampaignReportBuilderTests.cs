@@ -1,37 +1,28 @@
-using Herald.Store;
 using Herald.Tracking;
-using Microsoft.Data.Sqlite;
 
-namespace Herald.Sqlite.Tests;
+namespace Herald.Store.Tests;
 
-/// <summary>The report built from a real store: the numbers, the bot rules, the links, the timeline.</summary>
-public sealed class CampaignReportBuilderTests : IAsyncLifetime
+/// <summary>The report built from a real store, on every backend: the numbers, the bot rules, the links, the timeline.</summary>
+public abstract class CampaignReportBuilderTests : IAsyncLifetime
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("herald-report-builder-").FullName;
-    private SqliteDeliveryStore _ledger = null!;
-    private SqliteTrackingStore _tracking = null!;
-    private SqliteReportStore _reports = null!;
+    private IDeliveryStore _ledger = null!;
+    private ITrackingStore _tracking = null!;
+    private IReportStore _reports = null!;
     private Dictionary<string, DateTimeOffset> _delivered = [];
 
-    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+    protected static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private string Db => Path.Combine(_dir, "herald.db");
+    /// <summary>Fresh, empty, migrated stores over one database.</summary>
+    protected abstract Task<(IDeliveryStore Ledger, ITrackingStore Tracking, IReportStore Reports)> CreateStoresAsync();
 
-    public async ValueTask InitializeAsync()
-    {
-        _ledger = await SqliteDeliveryStore.OpenAsync(Db, Ct);
-        _tracking = new SqliteTrackingStore(Db);
-        _reports = new SqliteReportStore(Db);
-        await _reports.MigrateAsync(Ct);
-    }
+    public async ValueTask InitializeAsync() => (_ledger, _tracking, _reports) = await CreateStoresAsync();
 
-    public async ValueTask DisposeAsync()
+    public virtual async ValueTask DisposeAsync()
     {
         await _reports.DisposeAsync();
         await _tracking.DisposeAsync();
         await _ledger.DisposeAsync();
-        SqliteConnection.ClearAllPools();
-        Directory.Delete(_dir, recursive: true);
+        GC.SuppressFinalize(this);
     }
 
     [Fact]
@@ -238,10 +229,10 @@ public sealed class CampaignReportBuilderTests : IAsyncLifetime
 
         await _ledger.RecoverAsync("spring", "w1", Ct);
         var claimed = await _ledger.ClaimAsync("spring", "w1", recipients, TimeSpan.FromMinutes(5), Ct);
-        await _ledger.CommitAsync("w1", [.. claimed.Select(c => c.Id)], [], Ct);
+        await _ledger.CommitAsync("w1", [.. claimed.Select(c => c.Claimed)], [], Ct);
         await _ledger.CommitAsync("w1", [], [.. claimed.Select(c => failed.Contains(int.Parse(c.RecipientId[1..], System.Globalization.CultureInfo.InvariantCulture))
-            ? new Outcome(c.Id, DeliveryState.Failed, 550, "5.1.1 no", "relay")
-            : new Outcome(c.Id, DeliveryState.Sent, 250, "ok", "relay"))], Ct);
+            ? new Outcome(c.Id, c.Token, DeliveryState.Failed, 550, "5.1.1 no", "relay")
+            : new Outcome(c.Id, c.Token, DeliveryState.Sent, 250, "ok", "relay"))], Ct);
         _delivered = [];
         await foreach (var row in _reports.ReadLedgerAsync("spring", false, Ct))
         {

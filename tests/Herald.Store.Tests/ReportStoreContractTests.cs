@@ -1,6 +1,4 @@
-using Herald.Store;
-
-namespace Herald.Core.Tests.Store;
+namespace Herald.Store.Tests;
 
 /// <summary>The behaviour every <see cref="IReportStore"/> backend must have. Derive once per backend.</summary>
 public abstract class ReportStoreContractTests : IAsyncLifetime
@@ -46,15 +44,14 @@ public abstract class ReportStoreContractTests : IAsyncLifetime
         }
 
         await Ledger.RecoverAsync(campaign, "w1", Ct);
-        var claimed = await Ledger.ClaimAsync(campaign, "w1", recipients, TimeSpan.FromMinutes(5), Ct);
-        var byRecipient = claimed.ToDictionary(c => c.RecipientId, c => c.Id);
-        var touched = sent.Concat(failed.Select(f => f.Index)).Select(i => byRecipient[$"r{i}"]).ToList();
-        await Ledger.CommitAsync("w1", touched, [], Ct);
-        var outcomes = sent.Select(i => new Outcome(byRecipient[$"r{i}"], DeliveryState.Sent, 250, "2.0.0 ok", "relay"))
-            .Concat(failed.Select(f => new Outcome(byRecipient[$"r{f.Index}"], DeliveryState.Failed, f.Code, f.Text, "relay")))
+        var claimed = (await Ledger.ClaimAsync(campaign, "w1", recipients, TimeSpan.FromMinutes(5), Ct)).ToDictionary(c => c.RecipientId);
+        var touched = sent.Concat(failed.Select(f => f.Index)).Select(i => claimed[$"r{i}"]).ToList();
+        await Ledger.CommitAsync("w1", [.. touched.Select(c => c.Claimed)], [], Ct);
+        var outcomes = sent.Select(i => new Outcome(claimed[$"r{i}"].Id, claimed[$"r{i}"].Token, DeliveryState.Sent, 250, "2.0.0 ok", "relay"))
+            .Concat(failed.Select(f => new Outcome(claimed[$"r{f.Index}"].Id, claimed[$"r{f.Index}"].Token, DeliveryState.Failed, f.Code, f.Text, "relay")))
             .ToList();
         await Ledger.CommitAsync("w1", [], outcomes, Ct);
-        await Ledger.ReleaseAsync("w1", [.. claimed.Select(c => c.Id).Except(touched)], Ct);
+        await Ledger.ReleaseAsync("w1", [.. claimed.Values.Except(touched).Select(c => c.Claimed)], Ct);
     }
 
     [Fact]

@@ -1,6 +1,5 @@
-using Herald.Store;
 
-namespace Herald.Core.Tests.Store;
+namespace Herald.Store.Tests;
 
 /// <summary>The behaviour every <see cref="ITrackingStore"/> backend must have. Derive once per backend.</summary>
 public abstract class TrackingStoreContractTests : IAsyncLifetime

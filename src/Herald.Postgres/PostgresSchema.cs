@@ -1,0 +1,118 @@
+using Npgsql;
+
+namespace Herald.Postgres;
+
+/// <summary>
+/// The whole store's schema (ledger, workers, tracking, suppressions) in versions. <see cref="MigrateAsync"/> takes a
+/// transaction-level advisory lock first, so any number of processes may migrate at once: one applies each step, the
+/// others wait and then find nothing to do.
+/// </summary>
+internal static class PostgresSchema
+{
+    public const int Version = 1;
+
+    // Any fixed 64-bit number, the same in every Herald: the lock that serializes migrations ("herald" in ASCII).
+    private const long MigrationLock = 0x68_65_72_61_6c_64;
+
+    private static readonly string[] Steps =
+    [
+        // Version 1.
+        """
+        CREATE SEQUENCE herald_fencing AS bigint START 1;
+        CREATE TABLE plans (
+            campaign     text PRIMARY KEY,
+            fingerprint  text NOT NULL,
+            created_at   timestamptz NOT NULL,
+            row_count    bigint NOT NULL
+        );
+        CREATE TABLE recipients (
+            id               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            campaign         text NOT NULL,
+            recipient_id     text NOT NULL,
+            email            text NOT NULL,
+            context          bytea,
+            state            smallint NOT NULL,
+            skip_reason      text,
+            attempts         integer NOT NULL DEFAULT 0,
+            next_attempt_at  timestamptz NOT NULL DEFAULT 'epoch',
+            first_attempt_at timestamptz,
+            lease_owner      text,
+            lease_until      timestamptz,
+            lease_token      bigint,
+            smtp_code        integer,
+            smtp_text        text,
+            relay            text,
+            message_id       text NOT NULL,
+            created_at       timestamptz NOT NULL,
+            updated_at       timestamptz NOT NULL
+        );
+        CREATE INDEX ix_recipients_work ON recipients (campaign, state, id);
+        CREATE INDEX ix_recipients_recipient ON recipients (campaign, recipient_id);
+        CREATE INDEX ix_recipients_lease ON recipients (lease_owner) WHERE lease_owner IS NOT NULL;
+        CREATE TABLE workers (
+            campaign    text NOT NULL,
+            worker_id   text NOT NULL,
+            host        text NOT NULL,
+            pid         integer NOT NULL,
+            started_at  timestamptz NOT NULL,
+            renewed_at  timestamptz NOT NULL,
+            lease_until timestamptz NOT NULL,
+            PRIMARY KEY (campaign, worker_id)
+        );
+        CREATE TABLE tracking_events (
+            id          uuid PRIMARY KEY,
+            at          timestamptz NOT NULL,
+            kind        smallint NOT NULL,
+            campaign    text NOT NULL,
+            recipient   text NOT NULL,
+            link        integer NOT NULL,
+            target      text,
+            method      text NOT NULL,
+            user_agent  text,
+            client_net  text,
+            flags       integer NOT NULL
+        );
+        CREATE INDEX tracking_events_by_recipient ON tracking_events (campaign, recipient);
+        CREATE TABLE suppressions (
+            email     text PRIMARY KEY,
+            reason    text NOT NULL,
+            campaign  text,
+            at        timestamptz NOT NULL
+        );
+        """,
+    ];
+
+    public static async Task MigrateAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        await using (var command = new NpgsqlCommand($"""
+            SELECT pg_advisory_xact_lock({MigrationLock});
+            CREATE TABLE IF NOT EXISTS herald_schema (version integer NOT NULL);
+            """, connection, transaction))
+        {
+            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        int current;
+        await using (var command = new NpgsqlCommand("SELECT COALESCE(MAX(version), 0) FROM herald_schema", connection, transaction))
+        {
+            current = (int)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+        }
+
+        if (current > Version)
+        {
+            throw new StoreException($"the store has schema version {current}; this herald knows {Version}. Upgrade herald.");
+        }
+
+        for (var version = current + 1; version <= Version; version++)
+        {
+            await using var command = new NpgsqlCommand(
+                Steps[version - 1] + $"; DELETE FROM herald_schema; INSERT INTO herald_schema (version) VALUES ({version});",
+                connection, transaction);
+            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+    }
+}
