@@ -146,6 +146,7 @@ public sealed class PostgresDeliveryStoreTests(PostgresDatabaseFixture database)
     [Fact]
     public async Task A_store_from_a_newer_herald_is_refused_and_not_transient()
     {
+        var current = await PostgresServer.ScalarAsync<int>("SELECT version FROM herald_schema", database.Database, Ct);
         await PostgresServer.ExecuteAsync("UPDATE herald_schema SET version = 99", Ct, database.Database);
         try
         {
@@ -155,7 +156,7 @@ public sealed class PostgresDeliveryStoreTests(PostgresDatabaseFixture database)
         }
         finally
         {
-            await PostgresServer.ExecuteAsync($"UPDATE herald_schema SET version = {1}", CancellationToken.None, database.Database);
+            await PostgresServer.ExecuteAsync($"UPDATE herald_schema SET version = {current}", CancellationToken.None, database.Database);
         }
     }
 
