@@ -6,8 +6,8 @@ namespace Herald.Tracking;
 internal sealed class ReportAccumulator
 {
     private readonly EngagementOptions _options;
-    private readonly IReadOnlyList<DateTimeOffset> _edges;
-    private readonly SortedDictionary<int, LinkAccumulator> _links = [];
+    private readonly long[] _edges;
+    private readonly Dictionary<int, LinkAccumulator> _links = [];
     private readonly HashSet<int> _rawLinks = [];
     private readonly HashSet<int> _humanLinks = [];
     private readonly HashSet<(int, string)> _rawTargets = [];
@@ -16,7 +16,7 @@ internal sealed class ReportAccumulator
     public ReportAccumulator(EngagementOptions options, IReadOnlyList<LinkDefinition> links, IReadOnlyList<DateTimeOffset> edges)
     {
         _options = options;
-        _edges = edges;
+        _edges = [.. edges.Select(e => e.UtcTicks)];
         HumanClicksPerBucket = new long[Math.Max(0, edges.Count - 1)];
         foreach (var link in links)
         {
@@ -77,7 +77,7 @@ internal sealed class ReportAccumulator
 
     public List<long> HumanClickDelays { get; } = [];
 
-    public IEnumerable<LinkAccumulator> Links => _links.Values;
+    public IEnumerable<LinkAccumulator> Links => _links.Values.OrderBy(l => l.Definition.Number);
 
     public void Add(RecipientActivity a)
     {
@@ -191,7 +191,7 @@ internal sealed class ReportAccumulator
             {
                 link.Human++;
                 link.HumanUnique += _humanLinks.Add(click.LinkNumber) ? 1 : 0;
-                if (TimeBuckets.IndexOf(_edges, click.At) is >= 0 and var bucket)
+                if (Bucket(click.At.UtcTicks) is >= 0 and var bucket)
                 {
                     HumanClicksPerBucket[bucket]++;
                 }
@@ -218,6 +218,18 @@ internal sealed class ReportAccumulator
                 target.HumanUnique += _humanTargets.Add((click.LinkNumber, url)) ? 1 : 0;
             }
         }
+    }
+
+    /// <summary>The bucket of a time, -1 outside the timeline (a binary search over the edges).</summary>
+    private int Bucket(long ticks)
+    {
+        if (_edges.Length < 2 || ticks < _edges[0] || ticks >= _edges[^1])
+        {
+            return -1;
+        }
+
+        var at = Array.BinarySearch(_edges, ticks);
+        return at >= 0 ? at : ~at - 1;
     }
 
     private LinkAccumulator Link(int number)
