@@ -139,7 +139,6 @@ public sealed partial class PostgresReportStore : IReportStore
                         GROUP BY smtp_code ORDER BY count(*) DESC, smtp_code
                         """),
                     new NpgsqlBatchCommand("SELECT coalesce(skip_reason, 'unknown'), count(*) FROM recipients WHERE campaign = $1 AND state = 5 GROUP BY 1"),
-                    new NpgsqlBatchCommand("SELECT min(updated_at), max(updated_at) FROM recipients WHERE campaign = $1 AND state = 2"),
                 },
             };
             foreach (var command in batch.BatchCommands)
@@ -179,15 +178,7 @@ public sealed partial class PostgresReportStore : IReportStore
                 skips[reader.GetString(0)] = reader.GetInt64(1);
             }
 
-            await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
-            DateTimeOffset? first = null, last = null;
-            if (await reader.ReadAsync(cancellationToken).ConfigureAwait(false) && !reader.IsDBNull(0))
-            {
-                first = reader.GetFieldValue<DateTimeOffset>(0);
-                last = reader.GetFieldValue<DateTimeOffset>(1);
-            }
-
-            return new DeliveryFacts(planned, counts[0], counts[1], counts[2], counts[3], counts[4], counts[5], failures, skips, first, last);
+            return new DeliveryFacts(planned, counts[0], counts[1], counts[2], counts[3], counts[4], counts[5], failures, skips);
         }, cancellationToken);
 
     public Task<BounceFacts?> GetBouncesAsync(string campaignId, CancellationToken cancellationToken)
@@ -195,6 +186,21 @@ public sealed partial class PostgresReportStore : IReportStore
         // The deliverability work records bounces and complaints; until then this store has none to count.
         cancellationToken.ThrowIfCancellationRequested();
         return Task.FromResult<BounceFacts?>(null);
+    }
+
+    public IAsyncEnumerable<DeliveredRow> ReadDeliveredAsync(string campaignId, CancellationToken cancellationToken) =>
+        Stream(ReadDeliveredCoreAsync(campaignId, cancellationToken), cancellationToken);
+
+    private async IAsyncEnumerable<DeliveredRow> ReadDeliveredCoreAsync(string campaignId, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = new NpgsqlCommand("SELECT recipient_id, updated_at FROM recipients WHERE campaign = $1 AND state = 2", connection);
+        command.Parameters.Add(new NpgsqlParameter { Value = campaignId });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            yield return new DeliveredRow(reader.GetString(0), reader.GetFieldValue<DateTimeOffset>(1));
+        }
     }
 
     public IAsyncEnumerable<LedgerEntry> ReadLedgerAsync(string campaignId, bool details, CancellationToken cancellationToken) =>

@@ -7,7 +7,7 @@ internal sealed class InterruptibleReader(SqliteDataReader reader, CancellationT
 {
     public string Path => path;
 
-    public Task<bool> ReadAsync(CancellationToken cancellationToken) => reader.ReadAsync(cancellationToken);
+    public bool Read() => reader.Read();
 
     public bool IsDBNull(int ordinal) => reader.IsDBNull(ordinal);
 

@@ -65,9 +65,11 @@ public abstract class ReportStoreContractTests : IAsyncLifetime
         Assert.Equal((6L, 2L, 3L, 1L, 0L), (facts.Total, facts.Sent, facts.Failed, facts.Skipped, facts.Pending));
         Assert.Equal([new FailureCount(550, "5.1.1 unknown user", 2), new FailureCount(421, "4.7.0 try later", 1)], facts.FailedByCode);
         Assert.Equal(1, facts.SkippedByReason["suppressed"]);
-        Assert.NotNull(facts.FirstSentAt);
-        Assert.True(facts.LastSentAt >= facts.FirstSentAt);
         Assert.Null(await Reports.GetDeliveryAsync("unknown", Ct));
+        var delivered = await ListAsync(Reports.ReadDeliveredAsync("spring", Ct));
+        Assert.Equal(["r1", "r2"], delivered.Select(d => d.RecipientId).Order(StringComparer.Ordinal));
+        var ledger = await ListAsync(Reports.ReadLedgerAsync("spring", details: false, Ct));
+        Assert.Equal(ledger.Where(l => l.State == DeliveryState.Sent).ToDictionary(l => l.RecipientId, l => l.UpdatedAt), delivered.ToDictionary(d => d.RecipientId, d => d.At));
     }
 
     [Fact]

@@ -39,6 +39,12 @@ public interface IReportStore : IAsyncDisposable
     /// <summary>Earliest and latest event of the window, per kind; null when it holds no event.</summary>
     Task<EventSpan?> GetEventSpanAsync(EventWindow window, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Every recipient recorded <c>sent</c> and when, in plan order (a sequential read, no sort): the report keeps it
+    /// as a map for the rules and delays that need each recipient's delivery time.
+    /// </summary>
+    IAsyncEnumerable<DeliveredRow> ReadDeliveredAsync(string campaignId, CancellationToken cancellationToken);
+
     /// <summary>Every ledger row of the campaign, by recipient. <paramref name="details"/> adds address, reply, attempts and skip reason.</summary>
     IAsyncEnumerable<LedgerEntry> ReadLedgerAsync(string campaignId, bool details, CancellationToken cancellationToken);
 
@@ -91,8 +97,6 @@ public sealed record CampaignListing(
 public sealed record FailureCount(int? Code, string? SampleText, long Count);
 
 /// <summary>What the ledger says about one campaign.</summary>
-/// <param name="FirstSentAt">When the first recipient was recorded sent; null before.</param>
-/// <param name="LastSentAt">When the latest recipient was recorded sent.</param>
 public sealed record DeliveryFacts(
     DateTimeOffset PlannedAt,
     long Pending,
@@ -102,9 +106,7 @@ public sealed record DeliveryFacts(
     long InDoubt,
     long Skipped,
     IReadOnlyList<FailureCount> FailedByCode,
-    IReadOnlyDictionary<string, long> SkippedByReason,
-    DateTimeOffset? FirstSentAt,
-    DateTimeOffset? LastSentAt)
+    IReadOnlyDictionary<string, long> SkippedByReason)
 {
     public long Total => Pending + Sending + Sent + Failed + InDoubt + Skipped;
 }
@@ -114,6 +116,9 @@ public sealed record BounceFacts(long Hard, long Soft, long Complaints);
 
 /// <summary>Earliest and latest event of a window.</summary>
 public sealed record EventSpan(DateTimeOffset First, DateTimeOffset Last);
+
+/// <summary>A recipient recorded <c>sent</c>, and when the relay accepted its message.</summary>
+public readonly record struct DeliveredRow(string RecipientId, DateTimeOffset At);
 
 /// <summary>One ledger row. The detail fields are null unless asked for.</summary>
 /// <param name="UpdatedAt">When the row last changed; for a <c>sent</c> row, when the relay accepted the message.</param>
@@ -130,7 +135,7 @@ public sealed record LedgerEntry(
 /// <summary>The opens of one recipient.</summary>
 /// <param name="Unflagged">Opens without a request flag (<see cref="EventFlags.Head"/>, <see cref="EventFlags.Scanner"/>, <see cref="EventFlags.AppleMpp"/>).</param>
 /// <param name="FirstUnflaggedAt">Null when every open carries a flag.</param>
-public sealed record OpenSummary(
+public readonly record struct OpenSummary(
     string RecipientId, long Opens, long Unflagged, DateTimeOffset FirstAt, DateTimeOffset? FirstUnflaggedAt, long Head, long Scanner, long AppleMpp);
 
 /// <summary>A recipient counted, not streamed: more events than the report examines one by one.</summary>
@@ -144,7 +149,7 @@ public readonly record struct ClickRow(string RecipientId, DateTimeOffset At, in
 public sealed record LinkClickCount(string RecipientId, int LinkNumber, string? Target, long Clicks);
 
 /// <summary>The unsubscribes of one recipient.</summary>
-public sealed record UnsubscribeRow(string RecipientId, DateTimeOffset FirstAt, long Count);
+public readonly record struct UnsubscribeRow(string RecipientId, DateTimeOffset FirstAt, long Count);
 
 /// <summary>Events in one bucket; <paramref name="Unflagged"/> of them carry no request flag.</summary>
 public readonly record struct BucketCount(long Events, long Unflagged);

@@ -37,7 +37,8 @@ public static class CampaignReportBuilder
             var linksTask = Track(store.GetLinksAsync(window.CampaignId, ct));
             var spanTask = Track(store.GetEventSpanAsync(window, ct));
             var heavyTask = Track(store.FindHeavyClickersAsync(window, options.MaxEventsPerRecipient, ct));
-            await Task.WhenAll(deliveryTask, bouncesTask, linksTask, spanTask, heavyTask).ConfigureAwait(false);
+            var deliveredTask = Track(ReadDeliveredAsync(store, window.CampaignId, ct));
+            await Task.WhenAll(deliveryTask, bouncesTask, linksTask, spanTask, heavyTask, deliveredTask).ConfigureAwait(false);
             var delivery = await deliveryTask.ConfigureAwait(false);
             var links = await linksTask.ConfigureAwait(false);
             if (links.Count == 0 && fallbackLinks is not null)
@@ -47,7 +48,8 @@ public static class CampaignReportBuilder
 
             var heavy = await heavyTask.ConfigureAwait(false);
             IReadOnlySet<int>? withTarget = links.Count == 0 ? null : links.Where(l => l.Personalized).Select(l => l.Number).ToHashSet();
-            var edges = Edges(window, delivery, await spanTask.ConfigureAwait(false));
+            var delivered = await deliveredTask.ConfigureAwait(false);
+            var edges = Edges(window, delivered, await spanTask.ConfigureAwait(false));
 
             // The heavy work: the recipient merge and the per-bucket counts, concurrently.
             var opensTimeline = Track(store.CountByBucketAsync(window, TrackingEventKind.Open, edges, null, ct));
@@ -55,8 +57,7 @@ public static class CampaignReportBuilder
             var unsubscribesTimeline = Track(store.CountByBucketAsync(window, TrackingEventKind.Unsubscribe, edges, null, ct));
             var heavyLinks = Track(store.CountClicksByLinkAsync(window, [.. heavy.Select(h => h.RecipientId)], withTarget, ct));
             var accumulator = new ReportAccumulator(options, links, edges);
-            var reader = await RecipientActivityReader.OpenAsync(store, window, withLedger: delivery is not null, ledgerDetails: false, heavy, withTarget, options, ct)
-                .ConfigureAwait(false);
+            var reader = await RecipientActivityReader.OpenAsync(store, window, delivered.At, heavy, withTarget, options, ct).ConfigureAwait(false);
             await using (reader.ConfigureAwait(false))
             {
                 while (await reader.MoveNextAsync().ConfigureAwait(false))
@@ -70,7 +71,7 @@ public static class CampaignReportBuilder
             var volumeOpens = await store.CountByBucketAsync(window, TrackingEventKind.Open, edges, accumulator.VolumeBots, ct).ConfigureAwait(false);
             var timeline = Timeline(edges, await opensTimeline.ConfigureAwait(false), volumeOpens, await clicksTimeline.ConfigureAwait(false),
                 accumulator.HumanClicksPerBucket, await unsubscribesTimeline.ConfigureAwait(false));
-            return Assemble(window, now, delivery, await bouncesTask.ConfigureAwait(false), accumulator, timeline, options);
+            return Assemble(window, now, delivery, delivered, await bouncesTask.ConfigureAwait(false), accumulator, timeline, options);
         }
         catch
         {
@@ -90,10 +91,26 @@ public static class CampaignReportBuilder
         }
     }
 
-    private static IReadOnlyList<DateTimeOffset> Edges(EventWindow window, DeliveryFacts? delivery, EventSpan? span)
+    /// <summary>Every sent recipient's delivery time, and the first and last of them.</summary>
+    private static async Task<Delivered> ReadDeliveredAsync(IReportStore store, string campaignId, CancellationToken cancellationToken)
     {
-        DateTimeOffset? first = Min(delivery?.FirstSentAt, span?.First);
-        DateTimeOffset? last = Max(delivery?.LastSentAt, span?.Last);
+        var at = new Dictionary<string, DateTimeOffset>(StringComparer.Ordinal);
+        DateTimeOffset? first = null, last = null;
+        await foreach (var row in store.ReadDeliveredAsync(campaignId, cancellationToken).ConfigureAwait(false))
+        {
+            // A recipient id planned twice (a duplicate skipped at prepare) keeps the first delivery.
+            at.TryAdd(row.RecipientId, row.At);
+            first = first is null || row.At < first ? row.At : first;
+            last = last is null || row.At > last ? row.At : last;
+        }
+
+        return new Delivered(at, first, last);
+    }
+
+    private static IReadOnlyList<DateTimeOffset> Edges(EventWindow window, Delivered delivered, EventSpan? span)
+    {
+        DateTimeOffset? first = Min(delivered.First, span?.First);
+        DateTimeOffset? last = Max(delivered.Last, span?.Last);
         if (window.From is { } from)
         {
             first = first is null ? from : Max(first, from);
@@ -132,12 +149,12 @@ public static class CampaignReportBuilder
     }
 
     private static CampaignReport Assemble(
-        EventWindow window, DateTimeOffset now, DeliveryFacts? facts, BounceFacts? bounces, ReportAccumulator a, List<TimePoint> timeline, EngagementOptions options)
+        EventWindow window, DateTimeOffset now, DeliveryFacts? facts, Delivered delivered, BounceFacts? bounces, ReportAccumulator a, List<TimePoint> timeline, EngagementOptions options)
     {
         var delivery = facts is null
             ? new DeliverySummary(0, 0, 0, 0, 0, 0, 0, [], new Dictionary<string, long>(), null, null, bounces)
             : new DeliverySummary(facts.Total, facts.Pending, facts.Sending, facts.Sent, facts.Failed, facts.InDoubt, facts.Skipped,
-                facts.FailedByCode, facts.SkippedByReason, facts.FirstSentAt, facts.LastSentAt, bounces);
+                facts.FailedByCode, facts.SkippedByReason, delivered.First, delivered.Last, bounces);
         var raw = new EngagementCounts(a.Opens, a.UniqueOpens, a.Clicks, a.UniqueClicks, a.OpenedOrClicked, a.Unsubscribers);
         var human = new EngagementCounts(a.HumanOpens, a.HumanUniqueOpens, a.HumanClicks, a.HumanUniqueClicks, a.HumanOpenedOrClicked, a.Unsubscribers);
         var rates = ReportRates.For(delivery, raw, human);
@@ -179,4 +196,6 @@ public static class CampaignReportBuilder
         return new LinkStats(l.Definition.Number, l.Definition.Label, l.Definition.StaticTarget, l.Definition.Personalized,
             l.Clicks, l.Unique, l.Human, l.HumanUnique, listed, other);
     }
+
+    private sealed record Delivered(Dictionary<string, DateTimeOffset> At, DateTimeOffset? First, DateTimeOffset? Last);
 }

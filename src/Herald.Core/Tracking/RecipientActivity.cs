@@ -66,9 +66,9 @@ internal sealed class RecipientActivity
     }
 
     /// <summary>Applies the bot rules once every stream has contributed.</summary>
-    internal void Complete(ClickClassifier classifier, int maxEvents)
+    internal void Complete(ClickClassifier classifier, int maxEvents, IReadOnlyDictionary<string, DateTimeOffset>? delivered)
     {
-        DeliveredAt = null;
+        DeliveredAt = delivered is not null && delivered.TryGetValue(RecipientId, out var at) ? at : null;
         foreach (var row in Ledger)
         {
             if (row.State == DeliveryState.Sent)
@@ -79,7 +79,7 @@ internal sealed class RecipientActivity
         }
 
         VolumeBot = HeavyClicks is not null || Opens?.Opens > maxEvents || Clicks.Count > maxEvents;
-        HumanOpens = VolumeBot || Opens is null ? 0 : Opens.Unflagged;
+        HumanOpens = VolumeBot || Opens is not { } opens ? 0 : opens.Unflagged;
         _derived.Clear();
         HumanClicks = 0;
         FirstHumanClickAt = null;
@@ -108,9 +108,10 @@ internal sealed class RecipientActivity
 }
 
 /// <summary>
-/// Merges the store's recipient-ordered streams (ledger, opens, clicks, unsubscribes, and the heavy clickers counted by
-/// the store) into one <see cref="RecipientActivity"/> per recipient. Memory is one recipient's clicks at a time, at
-/// most <see cref="EngagementOptions.MaxEventsPerRecipient"/> of them.
+/// Merges the store's recipient-ordered streams (opens, clicks, unsubscribes, the ledger when its rows are wanted, and
+/// the heavy clickers counted by the store) into one <see cref="RecipientActivity"/> per recipient. Memory is one
+/// recipient's clicks at a time, at most <see cref="EngagementOptions.MaxEventsPerRecipient"/> of them, plus the
+/// delivery times when the caller passes them as a map instead of reading the ledger in recipient order.
 /// </summary>
 internal sealed class RecipientActivityReader : IAsyncDisposable
 {
@@ -121,14 +122,17 @@ internal sealed class RecipientActivityReader : IAsyncDisposable
     private readonly IReadOnlyList<HeavyRecipient> _heavy;
     private readonly ClickClassifier _classifier;
     private readonly int _maxEvents;
+    private readonly IReadOnlyDictionary<string, DateTimeOffset>? _delivered;
     private readonly RecipientActivity _current = new();
     private int _heavyIndex;
     private string? _previous;
 
     private RecipientActivityReader(
         PrefetchedStream<LedgerEntry>? ledger, PrefetchedStream<OpenSummary> opens, PrefetchedStream<ClickRow> clicks,
-        PrefetchedStream<UnsubscribeRow> unsubscribes, IReadOnlyList<HeavyRecipient> heavy, EngagementOptions options)
+        PrefetchedStream<UnsubscribeRow> unsubscribes, IReadOnlyList<HeavyRecipient> heavy, EngagementOptions options,
+        IReadOnlyDictionary<string, DateTimeOffset>? delivered)
     {
+        _delivered = delivered;
         _ledger = ledger;
         _opens = opens;
         _clicks = clicks;
@@ -142,10 +146,12 @@ internal sealed class RecipientActivityReader : IAsyncDisposable
 
     /// <summary>
     /// Starts the streams of <paramref name="window"/>. <paramref name="heavy"/> are the recipients past the threshold
-    /// (from <see cref="IReportStore.FindHeavyClickersAsync"/>), by recipient; their clicks are not streamed.
+    /// (from <see cref="IReportStore.FindHeavyClickersAsync"/>), by recipient; their clicks are not streamed. The
+    /// delivery times come from <paramref name="delivered"/> when given, else from the ledger rows (with details)
+    /// streamed by recipient, which also yields the recipients without any event (the export).
     /// </summary>
     public static async Task<RecipientActivityReader> OpenAsync(
-        IReportStore store, EventWindow window, bool withLedger, bool ledgerDetails, IReadOnlyList<HeavyRecipient> heavy,
+        IReportStore store, EventWindow window, IReadOnlyDictionary<string, DateTimeOffset>? delivered, IReadOnlyList<HeavyRecipient> heavy,
         IReadOnlySet<int>? withTarget, EngagementOptions options, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(store);
@@ -154,14 +160,14 @@ internal sealed class RecipientActivityReader : IAsyncDisposable
         var started = new List<IAsyncDisposable>();
         try
         {
-            var ledger = withLedger
-                ? await Track(PrefetchedStream<LedgerEntry>.StartAsync(store.ReadLedgerAsync(window.CampaignId, ledgerDetails, cancellationToken), cancellationToken)).ConfigureAwait(false)
+            var ledger = delivered is null
+                ? await Track(PrefetchedStream<LedgerEntry>.StartAsync(store.ReadLedgerAsync(window.CampaignId, details: true, cancellationToken), cancellationToken)).ConfigureAwait(false)
                 : null;
             var opens = await Track(PrefetchedStream<OpenSummary>.StartAsync(store.ReadOpenSummariesAsync(window, cancellationToken), cancellationToken)).ConfigureAwait(false);
             var clicks = await Track(PrefetchedStream<ClickRow>.StartAsync(
                 store.ReadClicksAsync(window, [.. heavy.Select(h => h.RecipientId)], withTarget, cancellationToken), cancellationToken)).ConfigureAwait(false);
             var unsubscribes = await Track(PrefetchedStream<UnsubscribeRow>.StartAsync(store.ReadUnsubscribesAsync(window, cancellationToken), cancellationToken)).ConfigureAwait(false);
-            return new RecipientActivityReader(ledger, opens, clicks, unsubscribes, heavy, options);
+            return new RecipientActivityReader(ledger, opens, clicks, unsubscribes, heavy, options, delivered);
         }
         catch
         {
@@ -229,7 +235,7 @@ internal sealed class RecipientActivityReader : IAsyncDisposable
             _current.HeavyClicks = _heavy[_heavyIndex++];
         }
 
-        _current.Complete(_classifier, _maxEvents);
+        _current.Complete(_classifier, _maxEvents, _delivered);
         return true;
     }
 
