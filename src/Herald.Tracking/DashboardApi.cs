@@ -65,7 +65,8 @@ internal static class DashboardApi
         string id, string? from, string? to, TrackingServerOptions options, ReportCache cache, CancellationToken cancellationToken)
     {
         using var limit = Limit(options, cancellationToken);
-        if (await KnownAsync(id, options, limit.Token).ConfigureAwait(false) is { } unknown)
+        // A campaign with a report in memory is known: the campaign list (a count over the whole ledger) is not read again.
+        if (cache.Peek(id) is null && await KnownAsync(id, options, limit.Token).ConfigureAwait(false) is { } unknown)
         {
             return unknown;
         }

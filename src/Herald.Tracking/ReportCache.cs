@@ -47,6 +47,24 @@ internal sealed partial class ReportCache : IHostedService, IDisposable
     {
         var asked = _options.Time.GetUtcNow();
         var entry = _entries.GetOrAdd(campaignId, static _ => new Entry());
+        Task<CachedReport>? first;
+        lock (entry)
+        {
+            first = entry.Latest is null && entry.Running is { IsCompleted: false } running ? running : null;
+        }
+
+        if (first is not null)
+        {
+            // Nothing computed yet and the first computation (the warm-up) under way: a large campaign takes its result
+            // rather than queueing a second one behind it (the first visit would wait twice a report's time).
+            await ((Task)first.WaitAsync(cancellationToken)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            cancellationToken.ThrowIfCancellationRequested();
+            if (first.IsCompletedSuccessfully && Size(first.Result.Report) >= FreshLimit)
+            {
+                return first.Result;
+            }
+        }
+
         if (entry.Latest is { } latest && (latest.StartedAt >= asked || (Size(latest.Report) >= FreshLimit && !IsStale(latest))))
         {
             return latest;
