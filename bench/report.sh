@@ -61,13 +61,14 @@ generate_limit=$(( 300 + events / 5000 ))
 export HERALD_SECRET=report-bench-secret-0123456789 HERALD_DASHBOARD_TOKEN=report-bench-dashboard-token
 unset HERALD_METRICS_TOKEN HERALD_DB
 
-# `/usr/bin/time -v` of one `herald report --json`: "seconds max_rss_mb".
+# `/usr/bin/time -v` of one `herald report --json`: "seconds max_rss_mb cpu_seconds".
 time_report() {
     local address=$1 out=$2
     timeout 600 /usr/bin/time -v -o "$work/time.txt" "${herald[@]}" report "$work/campaign/campaign.yml" --db "$address" --json --timeout 10m >"$out"
     awk -F': ' '/Elapsed \(wall clock\)/ { n = split($2, t, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + t[i] }
                 /Maximum resident set size/ { rss = $2 / 1024 }
-                END { printf "%.2f %.0f\n", s, rss }' "$work/time.txt"
+                /User time|System time/ { cpu += $2 }
+                END { printf "%.2f %.0f %.2f\n", s, rss, cpu }' "$work/time.txt"
 }
 
 # One GET with the session cookie: "seconds http_code bytes".
@@ -78,14 +79,14 @@ get() {
 measure() {
     local backend=$1 address=$2
     log "$backend: herald report --json (twice)"
-    read -r t1 rss1 < <(time_report "$address" "$work/report-$backend.json")
-    read -r t2 rss2 < <(time_report "$address" "$work/report-$backend.json")
+    read -r t1 rss1 cpu1 < <(time_report "$address" "$work/report-$backend.json")
+    read -r t2 rss2 cpu2 < <(time_report "$address" "$work/report-$backend.json")
     local opens clicks human_unique_clicks bots
     opens=$(jq '.raw.opens' "$work/report-$backend.json")
     clicks=$(jq '.raw.clicks' "$work/report-$backend.json")
     human_unique_clicks=$(jq '.human.unique_clicks' "$work/report-$backend.json")
     bots=$(jq '.bots.volume_recipients' "$work/report-$backend.json")
-    echo "$backend report --json: run 1 ${t1} s ${rss1} MB peak RSS, run 2 ${t2} s ${rss2} MB (raw opens $opens, raw clicks $clicks, human unique clicks $human_unique_clicks, volume bots $bots)"
+    echo "$backend report --json: run 1 ${t1} s (${cpu1} s CPU) ${rss1} MB peak RSS, run 2 ${t2} s (${cpu2} s CPU) ${rss2} MB (raw opens $opens, raw clicks $clicks, human unique clicks $human_unique_clicks, volume bots $bots)"
 
     log "$backend: herald serve on a dynamic loopback port"
     "${herald[@]}" serve --db "$address" --urls http://127.0.0.1:0 --spool "$work/serve.spool" >"$work/serve.log" 2>&1 &
