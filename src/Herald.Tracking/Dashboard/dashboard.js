@@ -52,7 +52,9 @@ async function api(path) {
   if (!r.ok) {
     let detail = r.status + " " + r.statusText;
     try { const p = await r.json(); detail = p.title + (p.detail ? ": " + p.detail : ""); } catch { /* not JSON */ }
-    throw new Error(detail);
+    const error = new Error(detail);
+    error.status = r.status;
+    throw error;
   }
   return r.json();
 }
@@ -154,6 +156,12 @@ async function showCampaign(id, params) {
     renderCampaign();
     if (!params.get("from") && !params.get("to")) startLive(id);
   } catch (e) {
+    if (e.status === 503 && current && current.id === id) {
+      // A large campaign's first report after the server starts: the server computes it; ask again shortly.
+      box.lastChild.replaceChildren(el("div", { class: "empty" }, "The report of " + id + " is being computed…"));
+      setTimeout(() => { if (current && current.id === id && !current.report) showCampaign(id, params); }, 3000);
+      return;
+    }
     box.lastChild.replaceChildren(el("div", { class: "empty error" }, "Cannot load the report: " + e.message));
   }
 }
