@@ -9,7 +9,7 @@ namespace Herald.Postgres;
 /// </summary>
 internal static class PostgresSchema
 {
-    public const int Version = 3;
+    public const int Version = 4;
 
     // Any fixed 64-bit number, the same in every Herald: the lock that serializes migrations ("herald" in ASCII).
     private const long MigrationLock = 0x68_65_72_61_6c_64;
@@ -108,6 +108,22 @@ internal static class PostgresSchema
             since       timestamptz NOT NULL,
             PRIMARY KEY (campaign, name)
         );
+        """,
+
+        // Version 4: reports. The link catalogue, and the two covering indexes every report query reads in order: by
+        // recipient in byte order ("C", as the report streams are merged) and by time. They replace the narrower
+        // (campaign, recipient) index.
+        """
+        CREATE TABLE report_links (
+            campaign      text NOT NULL,
+            link          integer NOT NULL,
+            label         text NOT NULL,
+            static_target text,
+            PRIMARY KEY (campaign, link)
+        );
+        CREATE INDEX tracking_events_by_kind_recipient ON tracking_events (campaign, kind, recipient COLLATE "C", at) INCLUDE (link, flags, target);
+        CREATE INDEX tracking_events_by_kind_time ON tracking_events (campaign, kind, at) INCLUDE (flags);
+        DROP INDEX tracking_events_by_recipient;
         """,
     ];
 

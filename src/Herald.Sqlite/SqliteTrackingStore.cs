@@ -70,7 +70,6 @@ public sealed partial class SqliteTrackingStore : ITrackingStore
                 client_net TEXT,
                 flags INTEGER NOT NULL
             ) WITHOUT ROWID;
-            CREATE INDEX IF NOT EXISTS tracking_events_by_recipient ON tracking_events (campaign, recipient);
             CREATE TABLE IF NOT EXISTS suppressions (
                 email TEXT NOT NULL PRIMARY KEY,
                 reason TEXT NOT NULL,

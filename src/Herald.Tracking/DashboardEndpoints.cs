@@ -1,55 +1,73 @@
-using System.Net;
-using System.Security.Cryptography;
 using System.Text;
-using System.Text.Json;
-using Herald.Store;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Logging;
 
 namespace Herald.Tracking;
 
 /// <summary>
-/// The private dashboard at <c>/</c> and its JSON API. Access needs the configured token: typed into the login form
-/// (which sets an HttpOnly cookie holding a MAC of the token, never the token itself) or sent as a bearer token.
+/// The private dashboard: its pages (<c>/</c>, the login form), static assets, and the JSON API under <c>/api</c>
+/// (<see cref="DashboardApi"/>). Every response carries a strict Content-Security-Policy (no inline script or style,
+/// nothing from another origin) and refuses framing.
 /// </summary>
-internal static class DashboardEndpoints
+internal static partial class DashboardEndpoints
 {
-    public const string CookieName = "herald_dashboard";
-
-    public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        DictionaryKeyPolicy = null,
-    };
+    /// <summary>Scripts and styles only from this server, no plugins, no framing, forms only to this server.</summary>
+    public const string ContentSecurityPolicy =
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
     public static void Map(IEndpointRouteBuilder app)
     {
-        app.MapGet("/", Home);
-        app.MapPost("/login", LoginAsync);
-        app.MapPost("/logout", Logout);
-        app.MapGet("/api/campaigns", CampaignsAsync);
-        app.MapGet("/api/campaigns/{id}", ReportAsync);
+        var dashboard = app.MapGroup(string.Empty).AddEndpointFilter(async (context, next) =>
+        {
+            var headers = context.HttpContext.Response.Headers;
+            headers.ContentSecurityPolicy = ContentSecurityPolicy;
+            headers.XFrameOptions = "DENY";
+            headers.XContentTypeOptions = "nosniff";
+            headers["Referrer-Policy"] = "no-referrer";
+            headers["Cross-Origin-Opener-Policy"] = "same-origin";
+            return await next(context).ConfigureAwait(false);
+        });
+        dashboard.MapGet("/", Home);
+        dashboard.MapPost("/login", LoginAsync);
+        dashboard.MapPost("/logout", Logout);
+        dashboard.MapGet("/assets/{name}", Asset);
+        DashboardApi.Map(dashboard.MapGroup("/api"));
     }
 
     public static Results<ContentHttpResult, ProblemHttpResult> Home(HttpContext context, TrackingServerOptions options, TrackingMetrics metrics)
     {
         metrics.Request(Endpoint.Dashboard, ok: true);
-        if (options.DashboardToken is null)
+        if (!IsEnabled(options))
         {
             return Disabled();
         }
 
-        return TypedResults.Content(IsAuthorized(context, options) ? DashboardPage.Html : DashboardPage.Login(error: false), "text/html; charset=utf-8");
+        context.Response.Headers.CacheControl = "no-store";
+        return TypedResults.Content(DashboardAuth.IsAuthorized(context, options) ? DashboardPage.App : DashboardPage.Login(null), "text/html; charset=utf-8");
     }
 
-    public static async Task<Results<RedirectHttpResult, ContentHttpResult, ProblemHttpResult>> LoginAsync(HttpContext context, TrackingServerOptions options)
+    public static async Task<Results<RedirectHttpResult, ContentHttpResult, ProblemHttpResult>> LoginAsync(
+        HttpContext context, TrackingServerOptions options, TrackingMetrics metrics, LoginThrottle throttle, ILogger<DashboardLogins> logger)
     {
-        if (options.DashboardToken is null)
+        if (!IsEnabled(options))
         {
             return Disabled();
+        }
+
+        var client = context.Connection.RemoteIpAddress;
+        var network = ClientNetwork.Truncate(client) ?? "unknown";
+        if (throttle.RetryAfter(client) is { } wait)
+        {
+            metrics.LoginThrottled();
+            LogThrottled(logger, network);
+            context.Response.Headers.RetryAfter = Math.Ceiling(wait.TotalSeconds).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            return TypedResults.Content(DashboardPage.Login("Too many failed attempts. Wait a few minutes and try again."), "text/html; charset=utf-8",
+                Encoding.UTF8, StatusCodes.Status429TooManyRequests);
         }
 
         string? given;
@@ -69,18 +87,24 @@ internal static class DashboardEndpoints
             return TypedResults.Problem(new ProblemDetails { Status = StatusCodes.Status400BadRequest, Title = "Bad form" });
         }
 
-        if (given is null || !TokenMatches(given, options.DashboardToken))
+        if (given is null || !DashboardAuth.TokenMatches(given, options.DashboardToken!))
         {
-            context.Response.StatusCode = StatusCodes.Status401Unauthorized;
-            return TypedResults.Content(DashboardPage.Login(error: true), "text/html; charset=utf-8", Encoding.UTF8, StatusCodes.Status401Unauthorized);
+            throttle.Failed(client);
+            metrics.LoginFailed();
+            LogFailed(logger, network);
+            return TypedResults.Content(DashboardPage.Login("Wrong token."), "text/html; charset=utf-8", Encoding.UTF8, StatusCodes.Status401Unauthorized);
         }
 
-        context.Response.Cookies.Append(CookieName, SessionValue(options.DashboardToken), new CookieOptions
+        throttle.Succeeded(client);
+        var expires = options.Time.GetUtcNow() + options.DashboardSession;
+        context.Response.Cookies.Append(DashboardAuth.CookieName, DashboardAuth.CreateSession(options.DashboardToken!, expires), new CookieOptions
         {
             HttpOnly = true,
             SameSite = SameSiteMode.Strict,
             Secure = context.Request.IsHttps,
             Path = "/",
+            Expires = expires,
+            MaxAge = options.DashboardSession,
         });
         // 303: the browser follows with a GET, so reloading the dashboard does not re-post the password.
         return TypedResults.Redirect("/", permanent: false, preserveMethod: false);
@@ -88,84 +112,24 @@ internal static class DashboardEndpoints
 
     public static RedirectHttpResult Logout(HttpContext context)
     {
-        context.Response.Cookies.Delete(CookieName);
+        context.Response.Cookies.Delete(DashboardAuth.CookieName);
         return TypedResults.Redirect("/");
     }
 
-    public static async Task<Results<ContentHttpResult, ProblemHttpResult>> CampaignsAsync(HttpContext context, TrackingServerOptions options, CancellationToken cancellationToken)
+    public static Results<ContentHttpResult, NotFound> Asset(string name, HttpContext context)
     {
-        if (Deny(context, options) is { } denied)
+        if (DashboardPage.Asset(name) is not { } asset)
         {
-            return denied;
+            return TypedResults.NotFound();
         }
 
-        var ids = new SortedSet<string>(await options.Store.ListEventCampaignsAsync(cancellationToken).ConfigureAwait(false), StringComparer.Ordinal);
-        if (options.Ledger is not null)
-        {
-            ids.UnionWith(await options.Ledger.ListCampaignsAsync(cancellationToken).ConfigureAwait(false));
-        }
-
-        var rows = new List<CampaignRow>();
-        foreach (var id in ids)
-        {
-            var events = await options.Store.GetEventCountsAsync(id, cancellationToken).ConfigureAwait(false);
-            StateCounts? delivery = options.Ledger is null ? null : await options.Ledger.GetCountsAsync(id, cancellationToken).ConfigureAwait(false);
-            rows.Add(new CampaignRow(id, delivery?.Total ?? 0, delivery?.Sent ?? 0, events.Opens, events.Clicks, events.Unsubscribes));
-        }
-
-        return TypedResults.Content(JsonSerializer.Serialize(rows, Json), "application/json");
+        context.Response.Headers.CacheControl = "no-cache";
+        return TypedResults.Content(asset.Content, asset.ContentType);
     }
 
-    public static async Task<Results<ContentHttpResult, ProblemHttpResult>> ReportAsync(string id, HttpContext context, TrackingServerOptions options, CancellationToken cancellationToken)
-    {
-        if (Deny(context, options) is { } denied)
-        {
-            return denied;
-        }
+    internal static bool IsEnabled(TrackingServerOptions options) => options.DashboardToken is not null && options.Reports is not null;
 
-        var known = (await options.Store.ListEventCampaignsAsync(cancellationToken).ConfigureAwait(false)).Contains(id, StringComparer.Ordinal)
-            || (options.Ledger is not null && await options.Ledger.GetPlanAsync(id, cancellationToken).ConfigureAwait(false) is not null);
-        if (!known)
-        {
-            return TypedResults.Problem(new ProblemDetails { Status = StatusCodes.Status404NotFound, Title = "Unknown campaign" });
-        }
-
-        var (report, _) = await CampaignReportBuilder.BuildAsync(id, options.Ledger, options.Store, options.Engagement, cancellationToken).ConfigureAwait(false);
-        return TypedResults.Content(JsonSerializer.Serialize(report, Json), "application/json");
-    }
-
-    internal static bool IsAuthorized(HttpContext context, TrackingServerOptions options)
-    {
-        var expected = options.DashboardToken;
-        if (expected is null)
-        {
-            return false;
-        }
-
-        string? authorization = context.Request.Headers.Authorization;
-        if (authorization is not null && authorization.StartsWith("Bearer ", StringComparison.Ordinal)
-            && TokenMatches(authorization["Bearer ".Length..], expected))
-        {
-            return true;
-        }
-
-        return context.Request.Cookies.TryGetValue(CookieName, out var cookie) && cookie is not null
-            && CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(cookie), Encoding.UTF8.GetBytes(SessionValue(expected)));
-    }
-
-    private static ProblemHttpResult? Deny(HttpContext context, TrackingServerOptions options)
-    {
-        if (options.DashboardToken is null)
-        {
-            return Disabled();
-        }
-
-        return IsAuthorized(context, options)
-            ? null
-            : TypedResults.Problem(new ProblemDetails { Status = StatusCodes.Status401Unauthorized, Title = "Log in to the dashboard first" });
-    }
-
-    private static ProblemHttpResult Disabled() =>
+    internal static ProblemHttpResult Disabled() =>
         TypedResults.Problem(new ProblemDetails
         {
             Status = StatusCodes.Status404NotFound,
@@ -173,14 +137,12 @@ internal static class DashboardEndpoints
             Detail = "Start herald serve with HERALD_DASHBOARD_TOKEN set to enable the dashboard.",
         });
 
-    private static bool TokenMatches(string given, string expected) =>
-        CryptographicOperations.FixedTimeEquals(SHA256.HashData(Encoding.UTF8.GetBytes(given)), SHA256.HashData(Encoding.UTF8.GetBytes(expected)));
+    [LoggerMessage(Level = LogLevel.Warning, Message = "dashboard login failed from {Network}")]
+    private static partial void LogFailed(ILogger logger, string network);
 
-    /// <summary>The cookie value: a MAC of a fixed label under the token, so the cookie never reveals the token.</summary>
-    private static string SessionValue(string token) =>
-        Convert.ToHexString(HMACSHA256.HashData(Encoding.UTF8.GetBytes(token), "herald-dashboard-session-v1"u8));
-
-    private sealed record CampaignRow(string Id, long Total, long Sent, long Opens, long Clicks, long Unsubscribes);
-
-    internal static string Encode(string text) => WebUtility.HtmlEncode(text);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "dashboard login refused: too many failures from {Network}")]
+    private static partial void LogThrottled(ILogger logger, string network);
 }
+
+/// <summary>Log category of dashboard logins.</summary>
+internal sealed class DashboardLogins;

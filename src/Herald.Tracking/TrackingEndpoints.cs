@@ -28,7 +28,7 @@ internal static class TrackingEndpoints
         app.MapGet("/u/{token}", UnsubscribePage);
         app.MapPost("/u/{token}", UnsubscribeAsync);
         app.MapGet("/healthz", Health);
-        app.MapGet("/metrics", (PrometheusExporter exporter) => TypedResults.Text(exporter.Render(), "text/plain; version=0.0.4; charset=utf-8"));
+        app.MapGet("/metrics", Metrics);
     }
 
     public static async Task<Results<RedirectHttpResult, ProblemHttpResult>> ClickAsync(
@@ -163,6 +163,23 @@ internal static class TrackingEndpoints
         }
 
         return status == TokenStatus.Valid && verified!.Kind == kind;
+    }
+
+    /// <summary>Prometheus text; with a metrics token configured, only for <c>Authorization: Bearer TOKEN</c>.</summary>
+    public static Results<ContentHttpResult, UnauthorizedHttpResult> Metrics(HttpContext context, TrackingServerOptions options, PrometheusExporter exporter)
+    {
+        if (options.MetricsToken is { } token)
+        {
+            string? authorization = context.Request.Headers.Authorization;
+            if (authorization is null || !authorization.StartsWith("Bearer ", StringComparison.Ordinal)
+                || !DashboardAuth.TokenMatches(authorization["Bearer ".Length..], token))
+            {
+                context.Response.Headers.WWWAuthenticate = "Bearer realm=\"metrics\"";
+                return TypedResults.Unauthorized();
+            }
+        }
+
+        return TypedResults.Text(exporter.Render(), "text/plain; version=0.0.4; charset=utf-8");
     }
 
     internal static ProblemHttpResult NotFound() =>

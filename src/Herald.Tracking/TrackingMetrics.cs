@@ -36,6 +36,8 @@ internal sealed class TrackingMetrics : IDisposable
     private long _refused;
     private long _storeErrors;
     private long _otherUnknownKeys;
+    private long _loginFailures;
+    private long _loginsThrottled;
 
     /// <summary>Refused tokens per unknown key id; bounded, since anyone can make up key ids.</summary>
     private readonly ConcurrentDictionary<uint, StrongBox<long>> _unknownKeys = new();
@@ -53,6 +55,8 @@ internal sealed class TrackingMetrics : IDisposable
         Meter.CreateObservableCounter("herald_tracking_unknown_key_total", ObserveUnknownKeys, description: "Well-formed tokens refused because no key of this server has their key id (mail signed with another secret).");
         Meter.CreateObservableGauge("herald_events_pending", () => _journal().Pending, description: "Events in the journal not yet in the store.");
         Meter.CreateObservableGauge("herald_journal_bytes", () => _journal().Bytes, description: "Size of this server's journal on disk.");
+        Meter.CreateObservableCounter("herald_dashboard_login_failures_total", () => Volatile.Read(ref _loginFailures), description: "Dashboard logins with a wrong token.");
+        Meter.CreateObservableCounter("herald_dashboard_logins_throttled_total", () => Volatile.Read(ref _loginsThrottled), description: "Dashboard logins refused because the client failed too often.");
         Meter.CreateObservableCounter("herald_redirect_duration_seconds_bucket", ObserveBuckets, description: "Redirect handling time (cumulative buckets).");
         Meter.CreateObservableCounter("herald_redirect_duration_seconds_sum", () => Stopwatch.GetElapsedTime(0, Volatile.Read(ref _latencyTicks)).TotalSeconds);
         Meter.CreateObservableCounter("herald_redirect_duration_seconds_count", () => Volatile.Read(ref _latencyCount));
@@ -108,6 +112,10 @@ internal sealed class TrackingMetrics : IDisposable
     public void Replayed(int count) => Interlocked.Add(ref _replayed, count);
 
     public void StoreError() => Interlocked.Increment(ref _storeErrors);
+
+    public void LoginFailed() => Interlocked.Increment(ref _loginFailures);
+
+    public void LoginThrottled() => Interlocked.Increment(ref _loginsThrottled);
 
     public void Dispose() => Meter.Dispose();
 

@@ -51,6 +51,10 @@ public static class TrackingServer
         }));
         builder.Services.AddSingleton(sp => new PrometheusExporter(sp.GetRequiredService<TrackingMetrics>().Meter));
         builder.Services.AddSingleton<EventPipeline>();
+        builder.Services.AddSingleton<ReportCache>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<ReportCache>());
+        builder.Services.AddSingleton<SendProgress>();
+        builder.Services.AddSingleton<LoginThrottle>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<EventPipeline>());
 
         var app = builder.Build();

@@ -24,6 +24,35 @@ public sealed class TrackingServerOptions
     /// <summary>The dashboard's password; null disables the dashboard (tracking endpoints stay up).</summary>
     public string? DashboardToken { get; init; }
 
+    /// <summary>What the dashboard reads its reports from (the same database as <see cref="Store"/>); null disables the dashboard.</summary>
+    public IReportStore? Reports { get; init; }
+
+    /// <summary>When set, <c>/metrics</c> answers only requests with <c>Authorization: Bearer</c> and this token.</summary>
+    public string? MetricsToken { get; init; }
+
+    /// <summary>How long a dashboard login lasts (the session cookie's expiry).</summary>
+    public TimeSpan DashboardSession { get; init; } = TimeSpan.FromHours(12);
+
+    /// <summary>Failed logins a client may make within <see cref="LoginFailureWindow"/> before it must wait.</summary>
+    public int LoginFailuresAllowed { get; init; } = 5;
+
+    public TimeSpan LoginFailureWindow { get; init; } = TimeSpan.FromMinutes(15);
+
+    /// <summary>Longest a report computation may run (background refresh or a date range).</summary>
+    public TimeSpan ReportTimeLimit { get; init; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>Longest a dashboard request waits for a report before answering 503 (the computation goes on for the next request).</summary>
+    public TimeSpan DashboardRequestTimeLimit { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Shortest age at which a watched report is recomputed (a large one waits ten times its computation).</summary>
+    public TimeSpan ReportRefreshInterval { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>How often the live campaign page gets the send progress.</summary>
+    public TimeSpan LiveInterval { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>How long one live stream stays open; the browser reconnects by itself.</summary>
+    public TimeSpan LiveStreamLifetime { get; init; } = TimeSpan.FromMinutes(10);
+
     /// <summary>Longest time a journaled event waits before it is moved to the store. Short, so that each batch holds the store for a few ms only: 250 ms batches made a ~25 ms p99 at 50k clicks/s.</summary>
     public TimeSpan FlushInterval { get; init; } = TimeSpan.FromMilliseconds(25);
 

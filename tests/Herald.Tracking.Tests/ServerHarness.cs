@@ -50,6 +50,8 @@ internal sealed class ServerHarness : IAsyncDisposable
 
     public SqliteDeliveryStore Ledger { get; }
 
+    public SqliteReportStore Reports { get; private init; } = null!;
+
     public HttpClient Client { get; }
 
     public Uri BaseAddress => Client.BaseAddress!;
@@ -66,8 +68,11 @@ internal sealed class ServerHarness : IAsyncDisposable
         string? dashboardToken = null,
         Func<ITrackingStore, ITrackingStore>? wrapStore = null,
         string? directory = null,
-        Func<JournalOptions, JournalOptions>? journal = null)
+        Func<JournalOptions, JournalOptions>? journal = null,
+        Func<TrackingServerOptions, TrackingServerOptions>? configure = null,
+        Action<Microsoft.Extensions.Logging.ILoggingBuilder>? logging = null)
     {
+        configure ??= static o => o;
         var ct = TestContext.Current.CancellationToken;
         var dir = directory ?? System.IO.Directory.CreateTempSubdirectory("herald-serve-").FullName;
         var db = Path.Combine(dir, "herald.db");
@@ -80,7 +85,9 @@ internal sealed class ServerHarness : IAsyncDisposable
         await sqlite.MigrateAsync(ct);
         var store = wrapStore?.Invoke(sqlite) ?? sqlite;
         var ledger = await SqliteDeliveryStore.OpenAsync(db, ct);
-        var app = TrackingServer.Build(new TrackingServerOptions
+        var reports = new SqliteReportStore(db);
+        await reports.MigrateAsync(ct);
+        var app = TrackingServer.Build(configure(new TrackingServerOptions
         {
             Signer = Signer,
             Store = store,
@@ -89,15 +96,16 @@ internal sealed class ServerHarness : IAsyncDisposable
                 ?? new JournalOptions { Directory = Path.Combine(dir, "herald.db.journal") },
             Urls = ["http://127.0.0.1:0"],
             DashboardToken = dashboardToken,
+            Reports = reports,
             StoreRetryInterval = TimeSpan.Zero,
-        });
+        }), logging);
         await app.StartAsync(ct);
         var address = TrackingServer.Addresses(app)[0];
         var client = new HttpClient(new SocketsHttpHandler { AllowAutoRedirect = false, UseCookies = false })
         {
             BaseAddress = new Uri(address),
         };
-        return new ServerHarness(dir, app, store, sqlite, ledger, client);
+        return new ServerHarness(dir, app, store, sqlite, ledger, client) { Reports = reports };
     }
 
     public static string ClickPath(string recipient = "r1", int link = 1, string target = "https://shop.example.com/sale?x=1", string campaign = Campaign, TokenSigner? signer = null) =>
@@ -159,6 +167,7 @@ internal sealed class ServerHarness : IAsyncDisposable
         await App.StopAsync(CancellationToken.None);
         await App.DisposeAsync();
         await Ledger.DisposeAsync();
+        await Reports.DisposeAsync();
         await Sqlite.DisposeAsync();
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
         if (!KeepDirectory)

@@ -11,6 +11,7 @@ internal static class CommandCatalog
         yield return BouncesCommand.Create();
         yield return DemoCommand.Create();
         yield return DkimCommand.Create();
+        yield return EventsCommand.Create();
         yield return InitCommand.Create();
         yield return PrepareCommand.Create();
         yield return PreviewCommand.Create();

@@ -1,9 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text;
-using System.Text.Json;
-using Herald.Campaigns;
 using Herald.Cli.Stores;
+using Herald.Rendering;
 using Herald.Store;
 using Herald.Tracking;
 using Spectre.Console;
@@ -13,21 +12,16 @@ namespace Herald.Cli.Commands;
 /// <summary><c>herald report</c>: delivery and engagement (raw and human) of one campaign; optional per-recipient export.</summary>
 internal static class ReportCommand
 {
-    internal static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        DictionaryKeyPolicy = null,
-        WriteIndented = true,
-    };
-
     public static Command Create()
     {
-        var campaign = new Argument<string>("campaign") { Description = "The campaign file (campaign.yml)." };
+        var options = new ReportOptions();
         var json = new Option<bool>("--json") { Description = "Print the report as JSON." };
         var csv = new Option<bool>("--csv") { Description = "Print the report as CSV rows: section,name,raw,human." };
-        var recipients = new Option<string?>("--recipients") { Description = "Also write one CSV row per recipient (state, SMTP reply, opened, clicked, unsubscribed) to this file." };
-        var db = DbOption.Create();
-        var command = new Command("report", "Delivery and engagement numbers of a campaign.") { campaign, json, csv, recipients, db };
+        var recipients = new Option<string?>("--recipients") { Description = "Also write one CSV row per recipient (state, SMTP reply, opened, clicked, unsubscribed, human or not) to this file." };
+        var from = new Option<string?>("--from") { Description = "Only events at or after this time (ISO 8601, or a duration back from now: 24h, 7d)." };
+        var to = new Option<string?>("--to") { Description = "Only events before this time." };
+        var command = new Command("report", "Delivery and engagement numbers of a campaign.") { json, csv, recipients, from, to };
+        options.AddTo(command);
         command.SetAction((result, ct) => CliRunner.RunAsync(async () =>
         {
             if (result.GetValue(json) && result.GetValue(csv))
@@ -35,39 +29,33 @@ internal static class ReportCommand
                 throw new HeraldException("--json and --csv exclude each other.");
             }
 
-            var file = result.GetValue(campaign)!;
-            var id = CampaignLoader.Load(file).Id;
-            var location = StoreLocator.Resolve(result.GetValue(db), file);
-            if (result.GetValue(csv))
-            {
-                // CSV goes to stdout for a spreadsheet: the store line must not become its first row.
-                Console.Error.WriteLine(location.Line);
-            }
-            else if (!result.GetValue(json))
-            {
-                Console.WriteLine(location.Line);
-            }
-
-            var stores = await StoreFactory.OpenAsync(location, StoreAccess.ReadOnly, ct).ConfigureAwait(false);
+            var limit = options.ParseTimeout(result);
+            var engagement = options.Engagement(result);
+            var window = (From: ReportOptions.ParseTime(result, from), To: ReportOptions.ParseTime(result, to));
+            // CSV and JSON go to stdout for a program: the store line must not become its first row.
+            var (campaign, stores) = await ReportOptions.OpenAsync(result, options, result.GetValue(json) ? null : result.GetValue(csv) ? Console.Error : Console.Out, ct)
+                .ConfigureAwait(false);
             await using (stores.ConfigureAwait(false))
             {
-                var ledger = stores.Delivery;
-                var tracking = stores.Tracking;
+                var store = stores.Reports;
+                return await ReportOptions.WithTimeLimitAsync(limit, ct, async token =>
                 {
-                    if (await ledger.GetPlanAsync(id, ct).ConfigureAwait(false) is null
-                        && (await tracking.GetEventCountsAsync(id, ct).ConfigureAwait(false)).Total == 0)
+                    var delivery = await store.GetDeliveryAsync(campaign.Id, token).ConfigureAwait(false);
+                    if (delivery is null && await store.GetEventSpanAsync(new EventWindow(campaign.Id), token).ConfigureAwait(false) is null)
                     {
-                        throw new HeraldException($"{location.Display}: campaign '{id}' has no plan and no events in this store.");
+                        throw new HeraldException($"{stores.Location.Display}: campaign '{campaign.Id}' has no plan and no events in this store.");
                     }
 
-                    var (report, analyzer) = await CampaignReportBuilder.BuildAsync(id, ledger, tracking, null, ct).ConfigureAwait(false);
+                    var eventWindow = new EventWindow(campaign.Id, window.From, window.To);
+                    var report = await CampaignReportBuilder.BuildAsync(store, eventWindow, engagement, CampaignTemplates.ReadLinks(campaign), null, token)
+                        .ConfigureAwait(false);
                     if (result.GetValue(json))
                     {
-                        Console.WriteLine(StoreOutput.WithStore(JsonSerializer.Serialize(report, Json), location));
+                        Console.WriteLine(StoreOutput.WithStore(CampaignReportFormats.ToJson(report), stores.Location));
                     }
                     else if (result.GetValue(csv))
                     {
-                        Console.Write(ToCsv(report));
+                        Console.Write(CampaignReportFormats.ToCsv(report));
                     }
                     else
                     {
@@ -76,65 +64,15 @@ internal static class ReportCommand
 
                     if (result.GetValue(recipients) is { } export)
                     {
-                        var rows = await ExportRecipientsAsync(export, id, ledger, analyzer, ct).ConfigureAwait(false);
+                        var rows = await ExportRecipientsAsync(export, store, eventWindow, engagement, token).ConfigureAwait(false);
                         Console.Error.WriteLine($"{rows} recipient row(s) written to {export}");
                     }
 
                     return CliRunner.Ok;
-                }
+                }).ConfigureAwait(false);
             }
         }));
         return command;
-    }
-
-    internal static string ToCsv(CampaignReport r)
-    {
-        var text = new StringBuilder();
-        text.Append("section,name,raw,human\n");
-        void Row(string section, string name, object? raw, object? human = null) => text.Append(Csv.Line(section, name, raw, human)).Append('\n');
-        var d = r.Delivery;
-        Row("delivery", "total", d.Total);
-        Row("delivery", "sent", d.Sent);
-        Row("delivery", "failed", d.Failed);
-        Row("delivery", "in_doubt", d.InDoubt);
-        Row("delivery", "skipped", d.Skipped);
-        Row("delivery", "pending", d.Pending + d.Sending);
-        foreach (var f in d.FailedByCode)
-        {
-            Row("failed_by_code", f.Code?.ToString(CultureInfo.InvariantCulture) ?? "none", f.Count);
-        }
-
-        foreach (var (reason, count) in d.SkippedByReason)
-        {
-            Row("skipped_by_reason", reason, count);
-        }
-
-        Row("engagement", "opens", r.Raw.Opens, r.Human.Opens);
-        Row("engagement", "unique_opens", r.Raw.UniqueOpens, r.Human.UniqueOpens);
-        Row("engagement", "clicks", r.Raw.Clicks, r.Human.Clicks);
-        Row("engagement", "unique_clicks", r.Raw.UniqueClicks, r.Human.UniqueClicks);
-        Row("engagement", "click_through_rate", r.RawRates.ClickThroughRate, r.HumanRates.ClickThroughRate);
-        Row("engagement", "click_to_open_rate", r.RawRates.ClickToOpenRate, r.HumanRates.ClickToOpenRate);
-        Row("engagement", "unsubscribes", r.Raw.Unsubscribes, r.Human.Unsubscribes);
-        foreach (var l in r.Links)
-        {
-            Row("link_clicks", l.Url ?? $"link {l.LinkNumber}", l.Clicks, l.HumanClicks);
-            Row("link_unique_clicks", l.Url ?? $"link {l.LinkNumber}", l.UniqueClicks, l.HumanUniqueClicks);
-        }
-
-        foreach (var p in r.Timeline)
-        {
-            var at = p.Start.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture);
-            Row("opens_over_time", at, p.Opens, p.HumanOpens);
-            Row("clicks_over_time", at, p.Clicks, p.HumanClicks);
-        }
-
-        foreach (var (flag, count) in r.BotFlags)
-        {
-            Row("bot_flags", flag, count);
-        }
-
-        return text.ToString();
     }
 
     private static void Print(CampaignReport r)
@@ -166,62 +104,107 @@ internal static class ReportCommand
             AnsiConsole.Write(skips);
         }
 
-        var engagement = new Table().Title("Engagement").AddColumns("", "raw", "human");
+        var engagement = new Table().Title("Engagement (unique = recipients)").AddColumns("", "raw", "human");
         engagement.AddRow("opens", N(r.Raw.Opens), N(r.Human.Opens));
         engagement.AddRow("unique opens", N(r.Raw.UniqueOpens), N(r.Human.UniqueOpens));
         engagement.AddRow("clicks", N(r.Raw.Clicks), N(r.Human.Clicks));
         engagement.AddRow("unique clicks", N(r.Raw.UniqueClicks), N(r.Human.UniqueClicks));
-        engagement.AddRow("click-through rate", P(r.RawRates.ClickThroughRate), P(r.HumanRates.ClickThroughRate));
-        engagement.AddRow("click-to-open rate", P(r.RawRates.ClickToOpenRate), P(r.HumanRates.ClickToOpenRate));
         engagement.AddRow("unsubscribes", N(r.Raw.Unsubscribes), N(r.Human.Unsubscribes));
         AnsiConsole.Write(engagement);
+
+        var rates = new Table().Title("Rates").AddColumns("", "raw", "human", "of");
+        foreach (var rate in r.Rates)
+        {
+            rates.AddRow(
+                Markup.Escape(rate.Label),
+                $"{P(rate.Raw)} ({N(rate.RawNumerator)} / {N(rate.RawDenominator)})",
+                $"{P(rate.Human)} ({N(rate.HumanNumerator)} / {N(rate.HumanDenominator)})",
+                Markup.Escape($"{rate.Numerator} / {rate.Denominator}"));
+        }
+
+        AnsiConsole.Write(rates);
         if (r.Links.Count > 0)
         {
-            var links = new Table().Title("Links").AddColumns("#", "url", "clicks", "unique", "human", "human unique");
+            var links = new Table().Title("Links").AddColumns("#", "link", "clicks", "unique", "human", "human unique");
             foreach (var l in r.Links)
             {
-                links.AddRow(N(l.LinkNumber), Markup.Escape(l.Url ?? string.Empty), N(l.Clicks), N(l.UniqueClicks), N(l.HumanClicks), N(l.HumanUniqueClicks));
+                links.AddRow(N(l.LinkNumber), Markup.Escape(l.Url is null ? l.Label : $"{l.Label} ({l.Url})"), N(l.Clicks), N(l.UniqueClicks), N(l.HumanClicks), N(l.HumanUniqueClicks));
+                foreach (var t in l.Targets)
+                {
+                    links.AddRow(string.Empty, Markup.Escape($"  → {t.Url}"), N(t.Clicks), N(t.UniqueClicks), N(t.HumanClicks), N(t.HumanUniqueClicks));
+                }
+
+                if (l.OtherTargets is { } other)
+                {
+                    links.AddRow(string.Empty, $"  → {(other.Targets is { } n ? N(n) : "more")} other target(s)", N(other.Clicks), string.Empty, N(other.HumanClicks), string.Empty);
+                }
             }
 
             AnsiConsole.Write(links);
         }
 
-        if (r.Timeline.Count > 0)
+        var first = new Table().Title("Time to first open / click (median, after delivery)").AddColumns("", "raw", "human");
+        first.AddRow("open", Median(r.TimeToFirstOpen.Raw), Median(r.TimeToFirstOpen.Human));
+        first.AddRow("click", Median(r.TimeToFirstClick.Raw), Median(r.TimeToFirstClick.Human));
+        AnsiConsole.Write(first);
+
+        var busy = r.Timeline.Where(p => p.Opens + p.Clicks + p.Unsubscribes > 0).ToList();
+        if (busy.Count > 0)
         {
-            var timeline = new Table().Title($"Over time ({r.BucketSeconds / 60} min buckets, UTC)").AddColumns("from", "opens", "human opens", "clicks", "human clicks");
-            foreach (var p in r.Timeline)
+            const int Shown = 48;
+            var timeline = new Table().Title("Over time (UTC; buckets widen from 1 min to 1 day)").AddColumns("from", "length", "opens", "human opens", "clicks", "human clicks");
+            foreach (var p in busy.Take(Shown))
             {
-                timeline.AddRow(p.Start.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture), N(p.Opens), N(p.HumanOpens), N(p.Clicks), N(p.HumanClicks));
+                timeline.AddRow(p.Start.UtcDateTime.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture), Length(p.Seconds), N(p.Opens), N(p.HumanOpens), N(p.Clicks), N(p.HumanClicks));
+            }
+
+            if (busy.Count > Shown)
+            {
+                timeline.Caption($"{busy.Count - Shown} more bucket(s): see --json or --csv");
             }
 
             AnsiConsole.Write(timeline);
         }
 
-        if (r.BotFlags.Count > 0)
+        var flagged = r.BotFlags.Where(f => f.Value > 0).ToList();
+        if (flagged.Count > 0)
         {
-            AnsiConsole.MarkupLine("Flagged as machine activity: " + Markup.Escape(string.Join(", ", r.BotFlags.Select(f => $"{f.Key} {f.Value}"))));
+            AnsiConsole.MarkupLine("Flagged as machine activity: " + Markup.Escape(string.Join(", ", flagged.Select(f => $"{f.Key} {N(f.Value)}"))));
+        }
+
+        if (r.Bots.VolumeRecipients > 0)
+        {
+            AnsiConsole.MarkupLine(Markup.Escape($"{N(r.Bots.VolumeRecipients)} recipient(s) with more than {N(r.Bots.MaxEventsPerRecipient)} opens or clicks counted as bots ({N(r.Bots.VolumeEvents)} events)."));
         }
 
         static string N(long value) => value.ToString("N0", CultureInfo.InvariantCulture);
         static string P(double? value) => value is { } v ? v.ToString("P1", CultureInfo.InvariantCulture) : "–";
+        static string Median(DelayStats s) => s.MedianSeconds is { } m ? $"{Length((long)m)} ({N(s.Recipients)} recipients)" : "–";
+        static string Length(long seconds) => seconds switch
+        {
+            < 60 => $"{seconds} s",
+            < 3_600 => $"{seconds / 60} min",
+            < 86_400 => $"{seconds / 3_600.0:0.#} h",
+            _ => $"{seconds / 86_400.0:0.#} d",
+        };
     }
 
-    private static async Task<long> ExportRecipientsAsync(string path, string campaignId, IDeliveryStore ledger, EngagementAnalyzer analyzer, CancellationToken cancellationToken)
+    private static async Task<long> ExportRecipientsAsync(string path, IReportStore store, EventWindow window, EngagementOptions options, CancellationToken cancellationToken)
     {
         var temp = path + ".tmp";
-        long rows = 0;
-        var writer = new StreamWriter(temp, append: false, new UTF8Encoding(false));
-        await using (writer.ConfigureAwait(false))
+        long rows;
+        try
         {
-            writer.NewLine = "\n";
-            await writer.WriteLineAsync("email,recipient_id,state,smtp_code,smtp_text,attempts,skip_reason,opened,clicked,unsubscribed".AsMemory(), cancellationToken).ConfigureAwait(false);
-            await foreach (var row in ledger.ReadRecipientsAsync(campaignId, cancellationToken).ConfigureAwait(false))
+            var writer = new StreamWriter(temp, append: false, new UTF8Encoding(false), bufferSize: 1 << 16);
+            await using (writer.ConfigureAwait(false))
             {
-                var e = analyzer.GetRecipient(row.RecipientId);
-                await writer.WriteLineAsync(Csv.Line(row.Email, row.RecipientId, row.State.ToName(), row.SmtpCode, row.SmtpText, row.Attempts, row.SkipReason,
-                    e?.Opened ?? false, e?.Clicked ?? false, e?.Unsubscribed ?? false).AsMemory(), cancellationToken).ConfigureAwait(false);
-                rows++;
+                rows = await RecipientExport.WriteCsvAsync(store, window, options, writer, cancellationToken).ConfigureAwait(false);
             }
+        }
+        catch
+        {
+            File.Delete(temp);
+            throw;
         }
 
         // Written aside and moved into place, so a failed export never leaves half a file under the asked name.

@@ -38,6 +38,9 @@ internal static class SendRunner
             // The suppression list lives in the same store; it is honoured at prepare time and again right before each send.
             var suppression = stores.Tracking;
             await PlanStep.EnsurePlanAsync(campaign, store, suppression, stopToken).ConfigureAwait(false);
+            // Reports name links by the template's labels: record them as sending starts, for this campaign's report and dashboard.
+            await stores.Reports.SaveLinksAsync(campaign.Id, session.Compiled.TrackedLinks, stopToken).ConfigureAwait(false);
+
             if (request.ResetInDoubt)
             {
                 var reset = await store.ResetInDoubtAsync(campaign.Id, stopToken).ConfigureAwait(false);

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Herald.Campaigns;
 using Herald.Cli.Stores;
 using Herald.Prepare;
 using Herald.Tracking;
@@ -10,6 +11,9 @@ namespace Herald.Cli.Commands;
 internal static class ServeCommand
 {
     public const string DashboardTokenVariable = "HERALD_DASHBOARD_TOKEN";
+
+    /// <summary>When set, <c>/metrics</c> needs <c>Authorization: Bearer</c> with this token.</summary>
+    public const string MetricsTokenVariable = "HERALD_METRICS_TOKEN";
 
     public static Command Create()
     {
@@ -34,9 +38,19 @@ internal static class ServeCommand
             Description = "Most events this server keeps on disk while the store cannot take them; past it, tracking requests get 503.",
             DefaultValueFactory = _ => "1GB",
         };
+        var session = new Option<string>("--dashboard-session")
+        {
+            Description = "How long a dashboard login lasts (e.g. 30m, 12h).",
+            DefaultValueFactory = _ => "12h",
+        };
+        var maxEvents = new Option<int>("--max-events-per-recipient")
+        {
+            Description = "A recipient with more opens or clicks than this is counted as a bot as a whole (as herald report does).",
+            DefaultValueFactory = _ => EngagementOptions.DefaultMaxEventsPerRecipient,
+        };
         var command = new Command("serve", "Answer tracking links (clicks, opens, one-click unsubscribe) and serve the dashboard.")
         {
-            db, urls, tokenEnv, journal, journalMax,
+            db, urls, tokenEnv, journal, journalMax, session, maxEvents,
         };
         command.SetAction((result, ct) => CliRunner.RunAsync(async () =>
         {
@@ -52,6 +66,15 @@ internal static class ServeCommand
             var token = Environment.GetEnvironmentVariable(result.GetValue(tokenEnv)!);
             // serve only verifies: a key it made up would match no link in the mail sent, so it never creates one.
             var signer = TokenSigner.FromEnvironment(createKeyFile: false);
+            var metricsToken = Environment.GetEnvironmentVariable(MetricsTokenVariable);
+            if (!Durations.TryParse(result.GetValue(session), out var sessionLifetime) || sessionLifetime <= TimeSpan.Zero)
+            {
+                throw new HeraldException($"--dashboard-session: '{result.GetValue(session)}' is not a duration (examples: 30m, 12h).");
+            }
+
+            var engagement = new EngagementOptions { MaxEventsPerRecipient = result.GetValue(maxEvents) };
+            engagement.Validate();
+
             // serve only answers for campaigns that were prepared: it never creates a store.
             var stores = await StoreFactory.OpenAsync(location, StoreAccess.ReadOnly, ct).ConfigureAwait(false);
             await using (stores.ConfigureAwait(false))
@@ -72,6 +95,10 @@ internal static class ServeCommand
                         },
                         Urls = result.GetValue(urls)!.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
                         DashboardToken = string.IsNullOrEmpty(token) ? null : token,
+                        Reports = stores.Reports,
+                        MetricsToken = string.IsNullOrEmpty(metricsToken) ? null : metricsToken,
+                        DashboardSession = sessionLifetime,
+                        Engagement = engagement,
                     });
                     await using (app.ConfigureAwait(false))
                     {
@@ -94,6 +121,9 @@ internal static class ServeCommand
                         Console.WriteLine(token is { Length: > 0 }
                             ? "dashboard: enabled at /"
                             : $"dashboard: disabled (set {result.GetValue(tokenEnv)} to enable it)");
+                        Console.WriteLine(metricsToken is { Length: > 0 }
+                            ? $"metrics: /metrics needs the bearer token from {MetricsTokenVariable}"
+                            : $"metrics: /metrics is open (set {MetricsTokenVariable} to require a token)");
                         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct, app.Lifetime.ApplicationStopping);
                         try
                         {

@@ -237,32 +237,3 @@ internal static class SuppressCommand
         return await StoreFactory.OpenAsync(location, access, cancellationToken).ConfigureAwait(false);
     }
 }
-
-/// <summary>CSV output: RFC 4180 quoting, and a leading quote on cells a spreadsheet would run as a formula.</summary>
-internal static class Csv
-{
-    public static string Field(string? value)
-    {
-        if (string.IsNullOrEmpty(value))
-        {
-            return string.Empty;
-        }
-
-        if (value[0] is '=' or '+' or '-' or '@' or '\t' or '\r')
-        {
-            value = "'" + value;
-        }
-
-        return value.AsSpan().IndexOfAny(",\"\r\n") >= 0 ? "\"" + value.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"" : value;
-    }
-
-    public static string Line(params object?[] values) =>
-        string.Join(',', values.Select(v => v switch
-        {
-            null => string.Empty,
-            string s => Field(s),
-            bool b => b ? "true" : "false",
-            IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
-            _ => Field(v.ToString()),
-        }));
-}

@@ -17,13 +17,14 @@ internal enum StoreAccess
 /// <summary>The stores of one address, opened together; what every command works with.</summary>
 internal sealed class HeraldStores : IAsyncDisposable
 {
-    public HeraldStores(StoreLocation location, IDeliveryStore delivery, ITrackingStore tracking, ICampaignStateStore state, IBounceStore bounces)
+    public HeraldStores(StoreLocation location, IDeliveryStore delivery, ITrackingStore tracking, ICampaignStateStore state, IBounceStore bounces, IReportStore reports)
     {
         Location = location;
         Delivery = delivery;
         Tracking = tracking;
         State = state;
         Bounces = bounces;
+        Reports = reports;
     }
 
     public StoreLocation Location { get; }
@@ -38,8 +39,12 @@ internal sealed class HeraldStores : IAsyncDisposable
     /// <summary>Bounce and complaint events, each campaign's bounce settings, the store's bounce policy.</summary>
     public IBounceStore Bounces { get; }
 
+    /// <summary>The read side of reports and the dashboard (aggregates over the ledger and the events).</summary>
+    public IReportStore Reports { get; }
+
     public async ValueTask DisposeAsync()
     {
+        await Reports.DisposeAsync().ConfigureAwait(false);
         await Bounces.DisposeAsync().ConfigureAwait(false);
         await State.DisposeAsync().ConfigureAwait(false);
         await Tracking.DisposeAsync().ConfigureAwait(false);
@@ -91,7 +96,11 @@ internal static class StoreFactory
 
             var bounces = new SqliteBounceStore(path);
             await bounces.MigrateAsync(cancellationToken).ConfigureAwait(false);
-            return new HeraldStores(location, delivery, tracking, state, bounces);
+            // Like the tracking tables, the report indexes are upgraded on open (once, on an older store): the report
+            // commands read in their order. This adds indexes to an existing store, it never creates one.
+            var reports = new SqliteReportStore(path);
+            await reports.MigrateAsync(cancellationToken).ConfigureAwait(false);
+            return new HeraldStores(location, delivery, tracking, state, bounces, reports);
         }
         catch
         {
@@ -125,7 +134,7 @@ internal static class StoreFactory
             }
 
             return new HeraldStores(location, delivery, new PostgresTrackingStore(connections, ownsConnections: false),
-                new PostgresCampaignStateStore(connections, ownsConnections: false), bounces);
+                new PostgresCampaignStateStore(connections, ownsConnections: false), bounces, new PostgresReportStore(connections, ownsConnections: false));
         }
         catch
         {

@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.RegularExpressions;
 using Fluid;
 using Herald.Campaigns;
+using Herald.Store;
 using Herald.Tracking;
 
 namespace Herald.Rendering;
@@ -70,6 +71,19 @@ public static partial class CampaignTemplates
         var names = new TemplateNames(
             $"{campaignFile} (subject)", htmlFile, textFile ?? $"{htmlFile} (text part derived from it)", [.. headers.Select(h => $"{campaignFile} (headers.{h.Item1})")]);
         return new CompiledCampaign(campaign, options, subject!, trackedHtml, textTemplate, text is null, [.. headers], rewritten.Links, signer, names);
+    }
+
+    /// <summary>
+    /// The tracked links of the campaign's HTML template, as reports name them, without compiling anything: how a report
+    /// labels links of a campaign whose store has no link catalogue (sent by an older Herald). Empty when the template
+    /// cannot be read.
+    /// </summary>
+    public static IReadOnlyList<LinkDefinition> ReadLinks(Campaign campaign)
+    {
+        ArgumentNullException.ThrowIfNull(campaign);
+        var problems = new List<Problem>();
+        var source = ReadTemplate(campaign.HtmlPath, DisplayPath.For(campaign.HtmlPath), problems);
+        return source is null ? [] : [.. LinkRewriter.Rewrite(source, campaign.Tracking.Clicks, trackOpens: false).Links.Select(LinkLabels.Define)];
     }
 
     private static string? ReadTemplate(string path, string display, List<Problem> problems)

@@ -74,6 +74,7 @@ public sealed class CompiledCampaign : IMessageFactory
         }
 
         Links = links.Count;
+        TrackedLinks = [.. links.Select(LinkLabels.Define)];
         _campaignValue = new DictionaryValue(new FluidValueDictionaryFluidIndexable(new Dictionary<string, FluidValue>
         {
             ["id"] = new StringValue(campaign.Id),
@@ -85,6 +86,9 @@ public sealed class CompiledCampaign : IMessageFactory
 
     /// <summary>Number of tracked links in the HTML template.</summary>
     public int Links { get; }
+
+    /// <summary>The tracked links with their labels, as reports name them (recorded in the store when sending starts).</summary>
+    public IReadOnlyList<LinkDefinition> TrackedLinks { get; }
 
     /// <summary>The Message-ID of a recipient of this campaign.</summary>
     public string MessageIdFor(string recipientId) => MessageIds.Create(Campaign.Id, recipientId, _fromDomain);

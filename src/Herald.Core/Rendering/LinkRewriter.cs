@@ -8,7 +8,8 @@ namespace Herald.Rendering;
 /// <param name="StaticTarget">The target when the URL has no Liquid; null when it is rendered per recipient.</param>
 /// <param name="Line">1-based line of the href in the HTML template.</param>
 /// <param name="Column">1-based column of the href value.</param>
-internal sealed record TrackedLink(int Number, string? StaticTarget, int Line, int Column);
+/// <param name="Label">What reports call the link: its <c>data-herald-label</c>, else its text (an image's alt text), else its URL.</param>
+internal sealed record TrackedLink(int Number, string? StaticTarget, int Line, int Column, string Label = "");
 
 /// <summary>The HTML template with tracking applied, and the text template derived from it.</summary>
 internal sealed record RewrittenTemplate(string Html, string DerivedText, IReadOnlyList<TrackedLink> Links);
@@ -50,7 +51,7 @@ internal static class LinkRewriter
         }
 
         var hidden = 0;
-        var openLinks = new Stack<string?>();
+        var openLinks = new Stack<OpenAnchor>();
         for (var t = 0; t < tokens.Count; t++)
         {
             var token = tokens[t];
@@ -85,15 +86,16 @@ internal static class LinkRewriter
 
                     if (name == "a" && !closing)
                     {
+                        var tracked = links.Count;
                         var href = RewriteAnchor(source, token, trackClicks, links, html);
-                        openLinks.Push(href);
+                        openLinks.Push(new OpenAnchor(href, links.Count > tracked ? tracked : -1, text.Length));
                     }
                     else
                     {
                         html.Append(raw);
                     }
 
-                    DeriveTag(source, token, name, closing, text, ref hidden, openLinks);
+                    DeriveTag(source, token, name, closing, text, ref hidden, openLinks, links);
                     break;
             }
         }
@@ -116,6 +118,7 @@ internal static class LinkRewriter
         var attributes = TemplateSource.Attributes(s, token);
         HtmlAttribute? href = null;
         var noTrack = false;
+        string? label = null;
         foreach (var attribute in attributes)
         {
             if (attribute.Name == "href" && attribute.ValueStart >= 0 && href is null)
@@ -125,6 +128,10 @@ internal static class LinkRewriter
             else if (attribute.Name == "data-herald-notrack")
             {
                 noTrack = true;
+            }
+            else if (attribute.Name == LinkLabels.Attribute && attribute.ValueStart >= 0)
+            {
+                label = LinkLabels.FromText(WebUtility.HtmlDecode(s[attribute.ValueStart..attribute.ValueEnd]));
             }
         }
 
@@ -160,13 +167,13 @@ internal static class LinkRewriter
         string htmlExpression, textExpression;
         if (hasLiquid)
         {
-            links.Add(new TrackedLink(number, null, line, column));
+            links.Add(new TrackedLink(number, null, line, column, label ?? string.Empty));
             htmlExpression = $"{{% capture {CaptureVariable} %}}{trimmed}{{% endcapture %}}{{{{ {CaptureVariable} | {LinkFilter}: {number} }}}}";
             textExpression = $"{{% capture {CaptureVariable} %}}{DecodeLiteralParts(trimmed.ToString())}{{% endcapture %}}{{{{ {CaptureVariable} | {LinkFilter}: {number} }}}}";
         }
         else
         {
-            links.Add(new TrackedLink(number, WebUtility.HtmlDecode(trimmed.ToString()), line, column));
+            links.Add(new TrackedLink(number, WebUtility.HtmlDecode(trimmed.ToString()), line, column, label ?? string.Empty));
             htmlExpression = $"{{{{ {number} | {LinkFilter} }}}}";
             textExpression = htmlExpression;
         }
@@ -177,7 +184,7 @@ internal static class LinkRewriter
         return textExpression;
     }
 
-    private static void DeriveTag(string s, HtmlToken token, string name, bool closing, StringBuilder text, ref int hidden, Stack<string?> openLinks)
+    private static void DeriveTag(string s, HtmlToken token, string name, bool closing, StringBuilder text, ref int hidden, Stack<OpenAnchor> openLinks, List<TrackedLink> links)
     {
         if (HiddenTags.Contains(name))
         {
@@ -214,9 +221,17 @@ internal static class LinkRewriter
 
                 break;
             case "a" when closing:
-                if (openLinks.Count > 0 && openLinks.Pop() is { } href)
+                if (openLinks.Count > 0 && openLinks.Pop() is var anchor)
                 {
-                    text.Append(" (").Append(href).Append(')');
+                    if (anchor.Link >= 0 && links[anchor.Link].Label.Length == 0)
+                    {
+                        links[anchor.Link] = links[anchor.Link] with { Label = LinkLabels.FromText(text.ToString(anchor.TextStart, text.Length - anchor.TextStart)) };
+                    }
+
+                    if (anchor.Href is { } href)
+                    {
+                        text.Append(" (").Append(href).Append(')');
+                    }
                 }
 
                 break;
@@ -297,4 +312,7 @@ internal static class LinkRewriter
         var b = s.IndexOf("{%", from, StringComparison.Ordinal);
         return a < 0 ? b : b < 0 ? a : Math.Min(a, b);
     }
+
+    /// <summary>An anchor whose closing tag has not been seen: its text-template href, its tracked link (or -1) and where its text starts.</summary>
+    private readonly record struct OpenAnchor(string? Href, int Link, int TextStart);
 }

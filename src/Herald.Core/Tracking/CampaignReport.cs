@@ -2,7 +2,33 @@ using Herald.Store;
 
 namespace Herald.Tracking;
 
-/// <summary>Delivery numbers of a campaign, from the ledger.</summary>
+/// <summary>Everything <c>herald report</c> and the dashboard show about one campaign (the same object, the same JSON).</summary>
+/// <param name="Raw">Every event.</param>
+/// <param name="Human">Events that carry no bot flag, from recipients not flagged as bots.</param>
+/// <param name="RawRates">Each rate of <paramref name="Rates"/> by name, raw (null when its denominator is zero).</param>
+/// <param name="Rates">The rates with their numerators and denominators stated.</param>
+public sealed record CampaignReport(
+    string Campaign,
+    DateTimeOffset GeneratedAt,
+    ReportRange Range,
+    DeliverySummary Delivery,
+    EngagementCounts Raw,
+    EngagementCounts Human,
+    IReadOnlyDictionary<string, double?> RawRates,
+    IReadOnlyDictionary<string, double?> HumanRates,
+    IReadOnlyList<RateLine> Rates,
+    IReadOnlyList<LinkStats> Links,
+    IReadOnlyList<TimePoint> Timeline,
+    TimeToFirst TimeToFirstOpen,
+    TimeToFirst TimeToFirstClick,
+    IReadOnlyDictionary<string, long> BotFlags,
+    BotSummary Bots);
+
+/// <summary>The events the report covers: <c>from &lt;= at &lt; to</c>; null ends are open.</summary>
+public sealed record ReportRange(DateTimeOffset? From, DateTimeOffset? To);
+
+/// <summary>Delivery numbers of a campaign, from the ledger (all zero when the store has no plan for it).</summary>
+/// <param name="Bounces">Null until the store records bounces and complaints.</param>
 public sealed record DeliverySummary(
     long Total,
     long Pending,
@@ -11,105 +37,74 @@ public sealed record DeliverySummary(
     long Failed,
     long InDoubt,
     long Skipped,
-    IReadOnlyList<FailureGroup> FailedByCode,
-    IReadOnlyDictionary<string, long> SkippedByReason);
-
-/// <summary>Failed recipients sharing an SMTP code; <paramref name="Code"/> is null when the failure had no reply code.</summary>
-public sealed record FailureGroup(int? Code, string? SampleText, long Count);
-
-/// <summary>Rates of one population, as fractions (0..1); null when the denominator is zero.</summary>
-public sealed record EngagementRates(double? ClickThroughRate, double? ClickToOpenRate);
-
-/// <summary>Everything <c>herald report</c> and the dashboard show about one campaign.</summary>
-public sealed record CampaignReport(
-    string Campaign,
-    DateTimeOffset GeneratedAt,
-    DeliverySummary Delivery,
-    EngagementCounts Raw,
-    EngagementRates RawRates,
-    EngagementCounts Human,
-    EngagementRates HumanRates,
-    IReadOnlyList<LinkStats> Links,
-    long BucketSeconds,
-    IReadOnlyList<TimePoint> Timeline,
-    IReadOnlyDictionary<string, long> BotFlags);
-
-/// <summary>Builds a <see cref="CampaignReport"/> from the ledger (when there is one) and the tracking events.</summary>
-public static class CampaignReportBuilder
+    IReadOnlyList<FailureCount> FailedByCode,
+    IReadOnlyDictionary<string, long> SkippedByReason,
+    DateTimeOffset? FirstSentAt,
+    DateTimeOffset? LastSentAt,
+    BounceFacts? Bounces)
 {
-    /// <summary>
-    /// Streams the campaign's events and its ledger once each. The returned analyzer answers per-recipient questions
-    /// (<see cref="EngagementAnalyzer.GetRecipient"/>) for exports.
-    /// </summary>
-    public static async Task<(CampaignReport Report, EngagementAnalyzer Analyzer)> BuildAsync(
-        string campaignId,
-        IDeliveryStore? ledger,
-        ITrackingStore tracking,
-        EngagementOptions? options,
-        CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(tracking);
-        var analyzer = new EngagementAnalyzer(options);
-        await analyzer.AddAllAsync(tracking.ReadEventsAsync(campaignId, cancellationToken), cancellationToken).ConfigureAwait(false);
-
-        long total = 0, pending = 0, sending = 0, sent = 0, failed = 0, inDoubt = 0, skipped = 0;
-        var failures = new Dictionary<int, (string? Text, long Count)>();
-        var skips = new SortedDictionary<string, long>(StringComparer.Ordinal);
-        if (ledger is not null)
-        {
-            await foreach (var row in ledger.ReadRecipientsAsync(campaignId, cancellationToken).ConfigureAwait(false))
-            {
-                total++;
-                switch (row.State)
-                {
-                    case DeliveryState.Pending: pending++; break;
-                    case DeliveryState.Sending: sending++; break;
-                    case DeliveryState.Sent:
-                        sent++;
-                        if (row.UpdatedAt is { } at && analyzer.NeedsDeliveryTime(row.RecipientId))
-                        {
-                            analyzer.SetDeliveredAt(row.RecipientId, at);
-                        }
-
-                        break;
-                    case DeliveryState.Failed:
-                        failed++;
-                        var key = row.SmtpCode ?? -1;
-                        var existing = failures.GetValueOrDefault(key);
-                        failures[key] = (existing.Text ?? row.SmtpText, existing.Count + 1);
-                        break;
-                    case DeliveryState.InDoubt: inDoubt++; break;
-                    case DeliveryState.Skipped:
-                        skipped++;
-                        var reason = row.SkipReason ?? "unknown";
-                        skips[reason] = skips.GetValueOrDefault(reason) + 1;
-                        break;
-                    default: break;
-                }
-            }
-        }
-
-        var engagement = analyzer.Build();
-        var delivery = new DeliverySummary(total, pending, sending, sent, failed, inDoubt, skipped,
-            failures.OrderByDescending(f => f.Value.Count).ThenBy(f => f.Key)
-                .Select(f => new FailureGroup(f.Key < 0 ? null : f.Key, f.Value.Text, f.Value.Count)).ToList(),
-            skips);
-        var report = new CampaignReport(
-            campaignId,
-            DateTimeOffset.UtcNow,
-            delivery,
-            engagement.Raw,
-            Rates(engagement.Raw, sent),
-            engagement.Human,
-            Rates(engagement.Human, sent),
-            engagement.Links,
-            (long)engagement.Bucket.TotalSeconds,
-            engagement.Timeline,
-            engagement.Flags);
-        return (report, analyzer);
-    }
-
-    private static EngagementRates Rates(EngagementCounts counts, long delivered) => new(
-        delivered == 0 ? null : (double)counts.UniqueClicks / delivered,
-        counts.UniqueOpens == 0 ? null : (double)counts.UniqueClicks / counts.UniqueOpens);
+    /// <summary>Recipients whose attempt has an outcome: sent, failed or in doubt.</summary>
+    public long Attempted => Sent + Failed + InDoubt;
 }
+
+/// <summary>Engagement numbers of one population. Unique counts are recipients.</summary>
+/// <param name="OpenedOrClicked">Recipients with an open or a click (a click shows the email was opened, even when the pixel was not loaded).</param>
+/// <param name="Unsubscribes">Recipients who unsubscribed.</param>
+public sealed record EngagementCounts(long Opens, long UniqueOpens, long Clicks, long UniqueClicks, long OpenedOrClicked, long Unsubscribes);
+
+/// <summary>One rate, raw and human, with what it divides.</summary>
+/// <param name="Name">Key in <see cref="CampaignReport.RawRates"/>: <c>delivery_rate</c>, <c>open_rate</c>, …</param>
+/// <param name="Numerator">What is counted (for example <c>unique opens</c>).</param>
+/// <param name="Denominator">What it is divided by (for example <c>sent</c>).</param>
+public sealed record RateLine(
+    string Name,
+    string Label,
+    string Numerator,
+    string Denominator,
+    double? Raw,
+    long RawNumerator,
+    long RawDenominator,
+    double? Human,
+    long HumanNumerator,
+    long HumanDenominator);
+
+/// <summary>Clicks on one link of the template.</summary>
+/// <param name="Url">The link's URL when it is the same for everyone; null when personalized (see <paramref name="Targets"/>).</param>
+/// <param name="Targets">For a personalized link: the most clicked target URLs.</param>
+/// <param name="OtherTargets">Clicks on targets not listed in <paramref name="Targets"/>; null when every target is listed.</param>
+public sealed record LinkStats(
+    int LinkNumber,
+    string Label,
+    string? Url,
+    bool Personalized,
+    long Clicks,
+    long UniqueClicks,
+    long HumanClicks,
+    long HumanUniqueClicks,
+    IReadOnlyList<TargetStats> Targets,
+    OtherTargets? OtherTargets);
+
+/// <summary>Clicks that went to one target URL of a link.</summary>
+public sealed record TargetStats(string Url, long Clicks, long UniqueClicks, long HumanClicks, long HumanUniqueClicks);
+
+/// <summary>Targets of a link that are not listed one by one (unique counts are not additive across them, so only events are summed).</summary>
+/// <param name="Targets">How many such targets; null when there were more than the report counts one by one.</param>
+public sealed record OtherTargets(long? Targets, long Clicks, long HumanClicks);
+
+/// <summary>Events in one timeline bucket, <paramref name="Seconds"/> long from <paramref name="Start"/>.</summary>
+public sealed record TimePoint(DateTimeOffset Start, long Seconds, long Opens, long HumanOpens, long Clicks, long HumanClicks, long Unsubscribes);
+
+/// <summary>How long after delivery recipients first opened (or clicked), raw and human.</summary>
+public sealed record TimeToFirst(DelayStats Raw, DelayStats Human);
+
+/// <summary>Delays of the recipients whose delivery time is known; seconds.</summary>
+public sealed record DelayStats(long Recipients, double? MedianSeconds, double? P25Seconds, double? P75Seconds, double? P90Seconds, IReadOnlyList<DelayBucket> Histogram);
+
+/// <summary>Recipients whose delay is at most <paramref name="UpToSeconds"/> (and above the previous bucket's); null: the rest.</summary>
+public sealed record DelayBucket(string Label, long? UpToSeconds, long Recipients);
+
+/// <summary>What the bot rules flagged.</summary>
+/// <param name="MaxEventsPerRecipient">The threshold past which a recipient is a bot as a whole.</param>
+/// <param name="VolumeRecipients">Recipients past it; their events are raw only and were counted, not examined.</param>
+/// <param name="VolumeEvents">Opens and clicks of those recipients.</param>
+public sealed record BotSummary(int MaxEventsPerRecipient, long VolumeRecipients, long VolumeEvents);

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Herald.Sqlite;
 using Herald.Store;
+using Herald.Tracking;
 
 namespace Herald.Cli.Tests.Commands;
 
@@ -59,9 +60,17 @@ public sealed class ReportCommandTests : IAsyncLifetime
         Assert.Equal(1, root.GetProperty("raw").GetProperty("unsubscribes").GetInt64());
         Assert.Equal(1.0, root.GetProperty("raw_rates").GetProperty("click_through_rate").GetDouble());
         Assert.Equal(0.5, root.GetProperty("human_rates").GetProperty("click_through_rate").GetDouble());
+        var ctr = root.GetProperty("rates").EnumerateArray().Single(r => r.GetProperty("name").GetString() == "click_through_rate");
+        Assert.Equal(("unique clicks", "sent", 1L, 2L), (ctr.GetProperty("numerator").GetString(), ctr.GetProperty("denominator").GetString(),
+            ctr.GetProperty("human_numerator").GetInt64(), ctr.GetProperty("human_denominator").GetInt64()));
         var link = root.GetProperty("links")[0];
-        Assert.Equal(("https://shop.example.com/a", 2L, 1L), (link.GetProperty("url").GetString(), link.GetProperty("clicks").GetInt64(), link.GetProperty("human_clicks").GetInt64()));
+        Assert.Equal(("https://shop.example.com/a", "a", 2L, 1L), (link.GetProperty("url").GetString(), link.GetProperty("label").GetString(),
+            link.GetProperty("clicks").GetInt64(), link.GetProperty("human_clicks").GetInt64()));
+        Assert.Equal(2, link.GetProperty("unique_clicks").GetInt64());
+        Assert.Equal(1, link.GetProperty("human_unique_clicks").GetInt64());
         Assert.NotEqual(0, root.GetProperty("timeline").GetArrayLength());
+        Assert.Equal(60, root.GetProperty("timeline")[0].GetProperty("seconds").GetInt64());
+        Assert.Equal(EngagementOptions.DefaultMaxEventsPerRecipient, root.GetProperty("bots").GetProperty("max_events_per_recipient").GetInt32());
     }
 
     [Fact]
@@ -74,7 +83,9 @@ public sealed class ReportCommandTests : IAsyncLifetime
         Assert.Equal("section,name,raw,human", lines[0]);
         Assert.Contains("engagement,unique_clicks,2,1", lines);
         Assert.Contains("failed_by_code,550,1,", lines);
-        Assert.Contains("link_clicks,https://shop.example.com/a,2,1", lines);
+        Assert.Contains("link_clicks,1 a,2,1", lines);
+        Assert.Contains("rates,click_through_rate,1,0.5", lines);
+        Assert.Contains("rate_denominator,click_through_rate: sent,2,2", lines);
         Assert.Contains("bot_flags,scanner,1,", lines);
     }
 
@@ -87,11 +98,14 @@ public sealed class ReportCommandTests : IAsyncLifetime
 
         Assert.True(result.Exit == 0, result.Error);
         var lines = await File.ReadAllLinesAsync(export, Ct);
-        Assert.Equal("email,recipient_id,state,smtp_code,smtp_text,attempts,skip_reason,opened,clicked,unsubscribed", lines[0]);
+        Assert.Equal(RecipientExport.Header, lines[0]);
+        Assert.StartsWith("email,recipient_id,state,smtp_code,smtp_text,attempts,skip_reason,opened,clicked,unsubscribed,", lines[0], StringComparison.Ordinal);
         Assert.Equal(6, lines.Length);
-        Assert.Contains("r1@shop.example.com,r1,sent,250,2.0.0 ok,1,,true,true,true", lines);
-        Assert.Contains("r3@shop.example.com,r3,failed,550,\"5.1.1 no such user, sorry\",1,,false,false,false", lines);
-        Assert.Contains("r5@shop.example.com,r5,skipped,,,0,suppressed,false,false,false", lines);
+        Assert.Contains(lines, l => l.StartsWith("r1@shop.example.com,r1,sent,250,2.0.0 ok,1,,true,true,true,true,true,1,1,", StringComparison.Ordinal));
+        // r2's open came through Apple's proxy and its click from a scanner: opened and clicked, neither by a person.
+        Assert.Contains(lines, l => l.StartsWith("r2@shop.example.com,r2,sent,250,2.0.0 ok,1,,true,true,false,false,false,1,1,", StringComparison.Ordinal));
+        Assert.Contains("r3@shop.example.com,r3,failed,550,\"5.1.1 no such user, sorry\",1,,false,false,false,false,false,0,0,,,false", lines);
+        Assert.Contains("r5@shop.example.com,r5,skipped,,,0,suppressed,false,false,false,false,false,0,0,,,false", lines);
     }
 
     [Fact]
@@ -114,6 +128,32 @@ public sealed class ReportCommandTests : IAsyncLifetime
         Assert.Contains($"no store found: {Path.Combine(_dir, "none.db")} (from --db)", result.Error, StringComparison.Ordinal);
         Assert.False(File.Exists(Path.Combine(_dir, "none.db")), "report only reads: it must not create a store");
         Assert.DoesNotContain("   at ", result.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_date_range_reports_only_its_events()
+    {
+        var result = await HeraldProcess.RunAsync("report", CampaignFile, "--json", "--from", "2000-01-01", "--to", "2000-01-02");
+
+        Assert.True(result.Exit == 0, result.Error);
+        using var json = JsonDocument.Parse(result.Out);
+        Assert.Equal(0, json.RootElement.GetProperty("raw").GetProperty("opens").GetInt64());
+        Assert.Equal(2, json.RootElement.GetProperty("delivery").GetProperty("sent").GetInt64());
+        Assert.StartsWith("2000-01-01", json.RootElement.GetProperty("range").GetProperty("from").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Bad_options_are_clear_errors()
+    {
+        var time = await HeraldProcess.RunAsync("report", CampaignFile, "--from", "yesterday");
+        var timeout = await HeraldProcess.RunAsync("report", CampaignFile, "--timeout", "soon");
+        var threshold = await HeraldProcess.RunAsync("report", CampaignFile, "--max-events-per-recipient", "0");
+
+        Assert.Equal((1, 1, 1), (time.Exit, timeout.Exit, threshold.Exit));
+        Assert.Contains("--from: 'yesterday' is not a time", time.Error, StringComparison.Ordinal);
+        Assert.Contains("--timeout: 'soon' is not a duration", timeout.Error, StringComparison.Ordinal);
+        Assert.Contains("bot threshold", threshold.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", time.Error + timeout.Error + threshold.Error, StringComparison.Ordinal);
     }
 
     private async Task SeedAsync()

@@ -1,0 +1,272 @@
+using System.Runtime.CompilerServices;
+using Npgsql;
+using NpgsqlTypes;
+using static Herald.Postgres.Parameters;
+
+namespace Herald.Postgres;
+
+/// <summary>
+/// Reports on PostgreSQL: aggregates computed by the server over the covering indexes of schema version 2, streams in
+/// byte order of the recipient id (<c>COLLATE "C"</c>). Cancellation cancels the running statement on the server.
+/// </summary>
+public sealed partial class PostgresReportStore : IReportStore
+{
+    /// <summary>Memory a report query may sort or hash in before spilling to disk (the ledger in recipient order: a million rows).</summary>
+    private const string WorkMem = "128MB";
+
+    private readonly PostgresConnections _connections;
+    private readonly bool _ownsConnections;
+
+    public PostgresReportStore(PostgresConnections connections, bool ownsConnections)
+    {
+        ArgumentNullException.ThrowIfNull(connections);
+        _connections = connections;
+        _ownsConnections = ownsConnections;
+    }
+
+    /// <summary>Opens a pool for <paramref name="address"/> and migrates the schema.</summary>
+    public static async Task<PostgresReportStore> OpenAsync(PostgresAddress address, CancellationToken cancellationToken)
+    {
+        var store = new PostgresReportStore(PostgresConnections.Open(address), ownsConnections: true);
+        try
+        {
+            await store.MigrateAsync(cancellationToken).ConfigureAwait(false);
+            return store;
+        }
+        catch
+        {
+            await store.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    public Task MigrateAsync(CancellationToken cancellationToken) =>
+        _connections.GuardAsync(async () =>
+        {
+            await PostgresSchema.MigrateAsync(_connections.DataSource, cancellationToken).ConfigureAwait(false);
+            return 0;
+        });
+
+    public Task SaveLinksAsync(string campaignId, IReadOnlyList<LinkDefinition> links, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(links);
+        return _connections.RunAsync(async connection =>
+        {
+            await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+            await using (var delete = new NpgsqlCommand("DELETE FROM report_links WHERE campaign = $1", connection, transaction))
+            {
+                delete.Parameters.Add(new NpgsqlParameter { Value = campaignId });
+                await delete.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            await using (var insert = new NpgsqlCommand(
+                "INSERT INTO report_links (campaign, link, label, static_target) SELECT $1, * FROM unnest($2, $3, $4)", connection, transaction))
+            {
+                insert.Parameters.Add(new NpgsqlParameter { Value = campaignId });
+                insert.Parameters.Add(Array(links.Select(l => l.Number).ToArray(), NpgsqlDbType.Integer));
+                insert.Parameters.Add(Array(links.Select(l => l.Label).ToArray(), NpgsqlDbType.Text));
+                insert.Parameters.Add(Array(links.Select(l => l.StaticTarget).ToArray(), NpgsqlDbType.Text));
+                await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        }, cancellationToken);
+    }
+
+    public Task<IReadOnlyList<LinkDefinition>> GetLinksAsync(string campaignId, CancellationToken cancellationToken) =>
+        _connections.RunAsync<IReadOnlyList<LinkDefinition>>(async connection =>
+        {
+            await using var command = new NpgsqlCommand("SELECT link, label, static_target FROM report_links WHERE campaign = $1 ORDER BY link", connection);
+            command.Parameters.Add(new NpgsqlParameter { Value = campaignId });
+            var links = new List<LinkDefinition>();
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                links.Add(new LinkDefinition(reader.GetInt32(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2)));
+            }
+
+            return links;
+        }, cancellationToken);
+
+    public Task<IReadOnlyList<CampaignListing>> ListCampaignsAsync(CancellationToken cancellationToken) =>
+        _connections.RunAsync<IReadOnlyList<CampaignListing>>(async connection =>
+        {
+            // Campaigns of the events by a skip scan over the leading index column (one probe per campaign), then the
+            // cheap counts per campaign, each an index range.
+            await using var command = new NpgsqlCommand("""
+                WITH RECURSIVE skip(id) AS (
+                    SELECT min(campaign) FROM tracking_events
+                    UNION ALL
+                    SELECT (SELECT min(campaign) FROM tracking_events WHERE campaign > skip.id) FROM skip WHERE skip.id IS NOT NULL),
+                ids AS (SELECT id FROM skip WHERE id IS NOT NULL UNION SELECT campaign FROM plans)
+                SELECT ids.id,
+                       (SELECT created_at FROM plans WHERE campaign = ids.id),
+                       (SELECT count(*) FROM recipients WHERE campaign = ids.id),
+                       (SELECT count(*) FROM recipients WHERE campaign = ids.id AND state = 2),
+                       (SELECT count(*) FROM tracking_events WHERE campaign = ids.id AND kind = 1),
+                       (SELECT count(*) FROM tracking_events WHERE campaign = ids.id AND kind = 2),
+                       (SELECT count(DISTINCT recipient) FROM tracking_events WHERE campaign = ids.id AND kind = 3),
+                       greatest((SELECT max(at) FROM tracking_events WHERE campaign = ids.id AND kind = 1),
+                                (SELECT max(at) FROM tracking_events WHERE campaign = ids.id AND kind = 2),
+                                (SELECT max(at) FROM tracking_events WHERE campaign = ids.id AND kind = 3))
+                FROM ids ORDER BY ids.id COLLATE "C"
+                """, connection);
+            var result = new List<CampaignListing>();
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                result.Add(new CampaignListing(
+                    reader.GetString(0),
+                    reader.IsDBNull(1) ? null : reader.GetFieldValue<DateTimeOffset>(1),
+                    reader.GetInt64(2), reader.GetInt64(3), reader.GetInt64(4), reader.GetInt64(5), reader.GetInt64(6),
+                    reader.IsDBNull(7) ? null : reader.GetFieldValue<DateTimeOffset>(7)));
+            }
+
+            return result;
+        }, cancellationToken);
+
+    public Task<DeliveryFacts?> GetDeliveryAsync(string campaignId, CancellationToken cancellationToken) =>
+        _connections.RunAsync<DeliveryFacts?>(async connection =>
+        {
+            await using var batch = new NpgsqlBatch(connection)
+            {
+                BatchCommands =
+                {
+                    new NpgsqlBatchCommand("SELECT created_at FROM plans WHERE campaign = $1"),
+                    new NpgsqlBatchCommand("SELECT state, count(*) FROM recipients WHERE campaign = $1 GROUP BY state"),
+                    new NpgsqlBatchCommand("""
+                        SELECT smtp_code, min(smtp_text), count(*) FROM recipients WHERE campaign = $1 AND state = 3
+                        GROUP BY smtp_code ORDER BY count(*) DESC, smtp_code
+                        """),
+                    new NpgsqlBatchCommand("SELECT coalesce(skip_reason, 'unknown'), count(*) FROM recipients WHERE campaign = $1 AND state = 5 GROUP BY 1"),
+                },
+            };
+            foreach (var command in batch.BatchCommands)
+            {
+                command.Parameters.Add(new NpgsqlParameter { Value = campaignId });
+            }
+
+            await using var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                return null;
+            }
+
+            var planned = reader.GetFieldValue<DateTimeOffset>(0);
+            await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
+            var counts = new long[6];
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                var state = reader.GetInt16(0);
+                if (state is >= 0 and < 6)
+                {
+                    counts[state] = reader.GetInt64(1);
+                }
+            }
+
+            await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
+            var failures = new List<FailureCount>();
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                failures.Add(new FailureCount(reader.IsDBNull(0) ? null : reader.GetInt32(0), reader.IsDBNull(1) ? null : reader.GetString(1), reader.GetInt64(2)));
+            }
+
+            await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
+            var skips = new SortedDictionary<string, long>(StringComparer.Ordinal);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                skips[reader.GetString(0)] = reader.GetInt64(1);
+            }
+
+            return new DeliveryFacts(planned, counts[0], counts[1], counts[2], counts[3], counts[4], counts[5], failures, skips);
+        }, cancellationToken);
+
+    public Task<BounceFacts?> GetBouncesAsync(string campaignId, CancellationToken cancellationToken)
+    {
+        // The deliverability work records bounces and complaints; until then this store has none to count.
+        cancellationToken.ThrowIfCancellationRequested();
+        return Task.FromResult<BounceFacts?>(null);
+    }
+
+    public IAsyncEnumerable<DeliveredRow> ReadDeliveredAsync(string campaignId, CancellationToken cancellationToken) =>
+        Stream(ReadDeliveredCoreAsync(campaignId, cancellationToken), cancellationToken);
+
+    private async IAsyncEnumerable<DeliveredRow> ReadDeliveredCoreAsync(string campaignId, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = new NpgsqlCommand("SELECT recipient_id, updated_at FROM recipients WHERE campaign = $1 AND state = 2", connection);
+        command.Parameters.Add(new NpgsqlParameter { Value = campaignId });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            yield return new DeliveredRow(reader.GetString(0), reader.GetFieldValue<DateTimeOffset>(1));
+        }
+    }
+
+    public IAsyncEnumerable<LedgerEntry> ReadLedgerAsync(string campaignId, bool details, CancellationToken cancellationToken) =>
+        Stream(ReadLedgerCoreAsync(campaignId, details, cancellationToken), cancellationToken);
+
+    private async IAsyncEnumerable<LedgerEntry> ReadLedgerCoreAsync(string campaignId, bool details, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        var columns = details ? ", email, smtp_code, smtp_text, attempts, skip_reason" : string.Empty;
+        await using var command = new NpgsqlCommand(
+            $"SELECT recipient_id, state, updated_at{columns} FROM recipients WHERE campaign = $1 ORDER BY recipient_id COLLATE \"C\", id", connection);
+        command.Parameters.Add(new NpgsqlParameter { Value = campaignId });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            yield return details
+                ? new LedgerEntry(
+                    reader.GetString(0), (DeliveryState)reader.GetInt16(1), reader.GetFieldValue<DateTimeOffset>(2), reader.GetString(3),
+                    reader.IsDBNull(4) ? null : reader.GetInt32(4), reader.IsDBNull(5) ? null : reader.GetString(5), reader.GetInt32(6),
+                    reader.IsDBNull(7) ? null : reader.GetString(7))
+                : new LedgerEntry(reader.GetString(0), (DeliveryState)reader.GetInt16(1), reader.GetFieldValue<DateTimeOffset>(2));
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_ownsConnections)
+        {
+            await _connections.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>A pooled connection with room to sort a campaign's recipients in memory.</summary>
+    private async Task<NpgsqlConnection> OpenAsync(CancellationToken cancellationToken)
+    {
+        var connection = await _connections.DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await using var command = new NpgsqlCommand($"SET work_mem = '{WorkMem}'", connection);
+            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            return connection;
+        }
+        catch
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    private Task<T> RunAsync<T>(Func<NpgsqlConnection, Task<T>> work, CancellationToken cancellationToken) =>
+        _connections.GuardAsync(async () =>
+        {
+            await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+            return await work(connection).ConfigureAwait(false);
+        });
+
+    private IAsyncEnumerable<T> Stream<T>(IAsyncEnumerable<T> source, CancellationToken cancellationToken) =>
+        StoreErrors.Guard(source, _connections.Map, cancellationToken);
+
+    private static void AddWindow(NpgsqlCommand command, EventWindow window)
+    {
+        command.Parameters.Add(new NpgsqlParameter { Value = window.CampaignId });
+        command.Parameters.Add(new NpgsqlParameter { Value = window.From?.ToUniversalTime() ?? DateTimeOffset.MinValue, NpgsqlDbType = NpgsqlDbType.TimestampTz });
+        command.Parameters.Add(new NpgsqlParameter { Value = window.To?.ToUniversalTime() ?? DateTimeOffset.MaxValue, NpgsqlDbType = NpgsqlDbType.TimestampTz });
+    }
+
+    /// <summary>$1 campaign, $2 from, $3 to.</summary>
+    private const string InWindow = "campaign = $1 AND at >= $2 AND at < $3";
+}

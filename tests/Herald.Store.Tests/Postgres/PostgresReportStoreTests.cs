@@ -1,0 +1,45 @@
+using Herald.Postgres;
+
+namespace Herald.Store.Tests.Postgres;
+
+public sealed class PostgresReportStoreTests(PostgresDatabaseFixture database) : ReportStoreContractTests, IClassFixture<PostgresDatabaseFixture>
+{
+    protected override Task<(IDeliveryStore Ledger, ITrackingStore Tracking, IReportStore Reports)> CreateStoresAsync() => PostgresReportStores.OpenAsync(database);
+
+    [Fact]
+    public async Task A_long_aggregate_is_cancelled_on_the_server()
+    {
+        // 600,000 clicks written by SQL; the aggregate over them is stopped well before it would end.
+        await PostgresServer.ExecuteAsync("""
+            INSERT INTO tracking_events (id, at, kind, campaign, recipient, link, target, method, user_agent, client_net, flags)
+            SELECT gen_random_uuid(), now() + i * interval '1 ms', 2, 'spring', 'r' || (i % 200000), 1 + i % 7, NULL, 'GET', NULL, NULL, 0
+            FROM generate_series(1, 600000) AS i
+            """, Ct, database.Database);
+
+        using var cancel = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        cancel.CancelAfter(TimeSpan.FromMilliseconds(30));
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Reports.FindHeavyClickersAsync(new EventWindow("spring"), int.MaxValue, cancel.Token));
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(20), $"the query should stop at once, took {watch.Elapsed}");
+    }
+}
+
+public sealed class PostgresCampaignReportBuilderTests(PostgresDatabaseFixture database) : CampaignReportBuilderTests, IClassFixture<PostgresDatabaseFixture>
+{
+    protected override Task<(IDeliveryStore Ledger, ITrackingStore Tracking, IReportStore Reports)> CreateStoresAsync() => PostgresReportStores.OpenAsync(database);
+}
+
+/// <summary>The three stores over one emptied test database.</summary>
+internal static class PostgresReportStores
+{
+    public static async Task<(IDeliveryStore Ledger, ITrackingStore Tracking, IReportStore Reports)> OpenAsync(PostgresDatabaseFixture database)
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var ledger = new PostgresDeliveryStore(PostgresServer.Connect(database.Database), ownsConnections: true);
+        await ledger.MigrateAsync(ct);
+        await database.TruncateAsync(ct);
+        return (ledger, new PostgresTrackingStore(PostgresServer.Connect(database.Database), ownsConnections: true),
+            new PostgresReportStore(PostgresServer.Connect(database.Database), ownsConnections: true));
+    }
+}
