@@ -99,17 +99,40 @@ internal sealed class Ledger : IAsyncDisposable
     {
         var marks = new List<Request>(MaxBatch);
         var outcomes = new List<Request>(MaxBatch);
+        // The store answers per row id. Two requests for one row in one batch (a stale claim's and the current one's,
+        // after the lease ran out and the row was claimed again) would share one answer: the stale connection would
+        // read the current claim's "marked" and send too. So a batch holds one request per row; the next waits a batch.
+        var rows = new HashSet<long>();
+        var deferred = new Queue<Request>();
         var reader = _requests.Reader;
-        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        while (deferred.Count > 0 || await reader.WaitToReadAsync().ConfigureAwait(false))
         {
+            var waiting = deferred.Count;
+            for (var i = 0; i < waiting && marks.Count + outcomes.Count < MaxBatch; i++)
+            {
+                Add(deferred.Dequeue());
+            }
+
             while (marks.Count + outcomes.Count < MaxBatch && reader.TryRead(out var request))
             {
-                (request.Outcome is null ? marks : outcomes).Add(request);
+                Add(request);
             }
 
             await CommitAsync(marks, outcomes).ConfigureAwait(false);
             marks.Clear();
             outcomes.Clear();
+            rows.Clear();
+        }
+
+        void Add(Request request)
+        {
+            if (!rows.Add(request.Row.Id))
+            {
+                deferred.Enqueue(request);
+                return;
+            }
+
+            (request.Outcome is null ? marks : outcomes).Add(request);
         }
     }
 

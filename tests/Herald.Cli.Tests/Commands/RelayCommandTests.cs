@@ -128,8 +128,9 @@ public sealed class RelayCommandTests : IDisposable
         {
             OnRcpt = c => Volatile.Read(ref accept) ? null : c.Recipient switch
             {
-                "user1@example.com" or "user2@example.com" => SmtpAction.Reply(550, "5.1.1 mailbox unavailable"),
-                "user3@example.com" => SmtpAction.Reply(553, "5.1.3 bad destination address syntax"),
+                // Soft bounces: a hard one (5.1.1) would suppress the address, and no retry sends to a suppressed address.
+                "user1@example.com" or "user2@example.com" => SmtpAction.Reply(552, "5.2.2 mailbox full"),
+                "user3@example.com" => SmtpAction.Reply(552, "5.2.3 message length exceeds administrative limit"),
                 _ => null,
             },
         });
@@ -141,13 +142,13 @@ public sealed class RelayCommandTests : IDisposable
 
         var usage = await HeraldProcess.RunAsync(Bound, "retry", campaign, "--code", "550");
         var bad = await HeraldProcess.RunAsync(Bound, "retry", campaign, "--failed", "--code", "6xx");
-        var byCode = await HeraldProcess.RunAsync(Bound, "retry", campaign, "--failed", "--code", "530,5.1.1");
+        var byCode = await HeraldProcess.RunAsync(Bound, "retry", campaign, "--failed", "--code", "530,5.2.2");
 
         Assert.Equal(1, usage.Exit);
         Assert.Equal(1, bad.Exit);
         Assert.Contains("--code: '6xx' is neither", bad.Error, StringComparison.Ordinal);
         Assert.True(byCode.Exit == 0, byCode.Out + byCode.Error);
-        Assert.Contains("2 failed recipient(s) whose last reply matches 530,5.1.1 will be sent again", byCode.Out, StringComparison.Ordinal);
+        Assert.Contains("2 failed recipient(s) whose last reply matches 530,5.2.2 will be sent again", byCode.Out, StringComparison.Ordinal);
         Assert.Equal((1, 1, 0), (server.AcceptedFor("user1@example.com"), server.AcceptedFor("user2@example.com"), server.AcceptedFor("user3@example.com")));
         Assert.Equal(3, ReadRows(HeraldProcess.DefaultStore).Single(r => r.Email == "user3@example.com").State);
 

@@ -100,8 +100,28 @@ internal sealed class FaultyDeliveryStore(IDeliveryStore inner) : IDeliveryStore
         }
     }
 
+    private TaskCompletionSource? _gate;
+    private readonly TaskCompletionSource _held = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>The next commit waits until the returned source is completed (requests pile up for the batch after it).</summary>
+    public TaskCompletionSource HoldNextCommit()
+    {
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Volatile.Write(ref _gate, gate);
+        return gate;
+    }
+
+    /// <summary>Completes when the held commit has started (and is waiting for its gate).</summary>
+    public Task CommitHeld => _held.Task;
+
     public async Task<CommitResult> CommitAsync(string workerId, IReadOnlyList<ClaimedRow> markSending, IReadOnlyList<Outcome> outcomes, CancellationToken cancellationToken)
     {
+        if (Interlocked.Exchange(ref _gate, null) is { } gate)
+        {
+            _held.TrySetResult();
+            await gate.Task.WaitAsync(cancellationToken);
+        }
+
         var call = markSending.Count > 0 ? StoreCall.CommitMarks : StoreCall.CommitOutcomes;
         Enter(call);
         var result = await inner.CommitAsync(workerId, markSending, outcomes, cancellationToken);
