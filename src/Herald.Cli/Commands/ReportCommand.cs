@@ -79,8 +79,9 @@ internal static class ReportCommand
     {
         var d = r.Delivery;
         AnsiConsole.MarkupLine($"[bold]Campaign {Markup.Escape(r.Campaign)}[/]");
-        var delivery = new Table().Title("Delivery").AddColumns("total", "sent", "failed", "in doubt", "skipped", "pending");
-        delivery.AddRow(N(d.Total), N(d.Sent), N(d.Failed), N(d.InDoubt), N(d.Skipped), N(d.Pending + d.Sending));
+        var delivery = new Table().Title("Delivery").AddColumns("total", "sent", "failed", "in doubt", "skipped", "pending", "bounced (hard / soft)", "complaints");
+        delivery.AddRow(N(d.Total), N(d.Sent), N(d.Failed), N(d.InDoubt), N(d.Skipped), N(d.Pending + d.Sending),
+            $"{N(d.Bounces.Bounced)} ({N(d.Bounces.Hard)} / {N(d.Bounces.Soft)})", N(d.Bounces.Complaints));
         AnsiConsole.Write(delivery);
         if (d.FailedByCode.Count > 0)
         {
