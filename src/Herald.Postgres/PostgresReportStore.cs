@@ -52,15 +52,22 @@ public sealed partial class PostgresReportStore : IReportStore
         ArgumentNullException.ThrowIfNull(links);
         return _connections.RunAsync(async connection =>
         {
+            // Several senders of one campaign save the same catalogue as they start: an upsert, never delete-then-insert
+            // (two of those at once collide on the key of the rows the other inserted).
+            var numbers = links.Select(l => l.Number).ToArray();
             await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-            await using (var delete = new NpgsqlCommand("DELETE FROM report_links WHERE campaign = $1", connection, transaction))
+            await using (var delete = new NpgsqlCommand("DELETE FROM report_links WHERE campaign = $1 AND link <> ALL($2)", connection, transaction))
             {
                 delete.Parameters.Add(new NpgsqlParameter { Value = campaignId });
+                delete.Parameters.Add(Array(numbers, NpgsqlDbType.Integer));
                 await delete.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
             }
 
             await using (var insert = new NpgsqlCommand(
-                "INSERT INTO report_links (campaign, link, label, static_target) SELECT $1, * FROM unnest($2, $3, $4)", connection, transaction))
+                """
+                INSERT INTO report_links (campaign, link, label, static_target) SELECT $1, * FROM unnest($2, $3, $4)
+                ON CONFLICT (campaign, link) DO UPDATE SET label = excluded.label, static_target = excluded.static_target
+                """, connection, transaction))
             {
                 insert.Parameters.Add(new NpgsqlParameter { Value = campaignId });
                 insert.Parameters.Add(Array(links.Select(l => l.Number).ToArray(), NpgsqlDbType.Integer));

@@ -112,18 +112,19 @@ internal static class PostgresSchema
 
         // Version 4: reports. The link catalogue, and the two covering indexes every report query reads in order: by
         // recipient in byte order ("C", as the report streams are merged) and by time. They replace the narrower
-        // (campaign, recipient) index.
+        // (campaign, recipient) index. Written to apply again harmlessly (a development store of the report work had
+        // these objects under another version number).
         """
-        CREATE TABLE report_links (
+        CREATE TABLE IF NOT EXISTS report_links (
             campaign      text NOT NULL,
             link          integer NOT NULL,
             label         text NOT NULL,
             static_target text,
             PRIMARY KEY (campaign, link)
         );
-        CREATE INDEX tracking_events_by_kind_recipient ON tracking_events (campaign, kind, recipient COLLATE "C", at) INCLUDE (link, flags, target);
-        CREATE INDEX tracking_events_by_kind_time ON tracking_events (campaign, kind, at) INCLUDE (flags);
-        DROP INDEX tracking_events_by_recipient;
+        CREATE INDEX IF NOT EXISTS tracking_events_by_kind_recipient ON tracking_events (campaign, kind, recipient COLLATE "C", at) INCLUDE (link, flags, target);
+        CREATE INDEX IF NOT EXISTS tracking_events_by_kind_time ON tracking_events (campaign, kind, at) INCLUDE (flags);
+        DROP INDEX IF EXISTS tracking_events_by_recipient;
         """,
     ];
 

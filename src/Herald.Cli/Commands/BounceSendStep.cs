@@ -2,6 +2,7 @@ using System.Globalization;
 using Herald.Bounces;
 using Herald.Campaigns;
 using Herald.Cli.Stores;
+using Herald.Delivery;
 using Herald.Store;
 using Herald.Tracking;
 
@@ -27,6 +28,27 @@ internal static class BounceSendStep
 
         Console.WriteLine($"bounces: each message's MAIL FROM is b-<token>@{domain}; 'herald bounces listen' must receive that domain's mail");
         return item => signer.CreateReturnPath(campaign.Id, item.Id, domain);
+    }
+
+    /// <summary>
+    /// The campaign's reputation guards (hard-bounce and complaint rates; none when both are <c>off</c>), on whatever
+    /// backend the store is. A run that continues a complaint pause tells the guard so (it then counts new complaints only).
+    /// </summary>
+    public static async Task<IReadOnlyList<IDeliveryGuard>> GuardsAsync(Campaign campaign, HeraldStores stores, CancellationToken cancellationToken)
+    {
+        if (!BounceRateGuard.IsNeeded(campaign.Bounces))
+        {
+            return [];
+        }
+
+        var pause = await stores.State.GetPauseAsync(campaign.Id, cancellationToken).ConfigureAwait(false);
+        var ledger = stores.Delivery;
+        return
+        [
+            new BounceRateGuard(campaign.Id, campaign.Bounces, stores.Bounces,
+                async ct => (await ledger.GetCountsAsync(campaign.Id, ct).ConfigureAwait(false)).Sent,
+                BounceRateGuard.IsComplaintPause(pause?.Reason)),
+        ];
     }
 
     /// <summary>After the engine stopped (however it stopped): the policy applied to this run's synchronous bounces.</summary>

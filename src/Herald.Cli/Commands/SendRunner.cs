@@ -62,6 +62,7 @@ internal static class SendRunner
             {
                 Dkim = session.Dkim,
                 ReturnPath = returnPath,
+                Guards = await BounceSendStep.GuardsAsync(campaign, stores, stopToken).ConfigureAwait(false),
                 State = stores.State,
                 Transcript = request.Verbose ? new ConsoleTranscript() : null,
                 Lease = tuning.Lease,

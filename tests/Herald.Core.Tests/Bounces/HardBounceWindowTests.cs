@@ -29,10 +29,37 @@ public sealed class HardBounceWindowTests
         window.Add("r2", hard: false);
         window.Add("r3", hard: false);
 
-        window.SetReported(new HashSet<string> { "r1", "r3", "r0" });
+        window.MarkReported(["r1", "r3", "r0"]);
+        window.MarkReported(["r3"]);
 
         Assert.Equal((3, 2), window.Counts());
         window.Add("r4", hard: false);
         Assert.Equal((3, 1), window.Counts());
+        window.Add("r5", hard: false);
+        window.Add("r6", hard: false);
+        Assert.Equal((3, 0), window.Counts());
+        // r3 left the window: a late report of it counts for nothing.
+        window.MarkReported(["r3"]);
+        Assert.Equal((3, 0), window.Counts());
+    }
+
+    [Fact]
+    public void A_large_window_is_handed_out_in_bounded_pieces_that_cover_every_slot()
+    {
+        var window = new HardBounceWindow(10);
+        for (var i = 0; i < 7; i++)
+        {
+            window.Add($"r{i}", hard: false);
+        }
+
+        var (first, next) = window.Recipients(0, 3);
+        var (second, after) = window.Recipients(next, 3);
+        var (third, wrapped) = window.Recipients(after, 3);
+
+        Assert.Equal(["r0", "r1", "r2"], first);
+        Assert.Equal(["r3", "r4", "r5"], second);
+        Assert.Equal(["r6"], third);
+        Assert.Equal((3, 6, 0), (next, after, wrapped));
+        Assert.Equal(7, window.Recipients().Count);
     }
 }

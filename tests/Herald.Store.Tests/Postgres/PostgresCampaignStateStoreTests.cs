@@ -31,8 +31,8 @@ public sealed class PostgresCampaignStateStoreTests(PostgresDatabaseFixture data
             await store.MigrateAsync(ct);
         }
 
-        // As the schema version before them left it: no tables for the campaign state.
-        await PostgresServer.ExecuteAsync("DROP TABLE campaign_pauses, relay_health; UPDATE herald_schema SET version = version - 1", ct, old);
+        // As the schema version before them (2) left it: no tables for the campaign state (nor the later report tables).
+        await PostgresServer.ExecuteAsync("DROP TABLE campaign_pauses, relay_health, report_links; UPDATE herald_schema SET version = 2", ct, old);
         await using var reader = new PostgresCampaignStateStore(PostgresServer.Connect(old), ownsConnections: true);
 
         Assert.Null(await reader.GetPauseAsync("c1", ct));
