@@ -188,13 +188,6 @@ public sealed partial class PostgresReportStore : IReportStore
             return new DeliveryFacts(planned, counts[0], counts[1], counts[2], counts[3], counts[4], counts[5], failures, skips);
         }, cancellationToken);
 
-    public Task<BounceFacts?> GetBouncesAsync(string campaignId, CancellationToken cancellationToken)
-    {
-        // The deliverability work records bounces and complaints; until then this store has none to count.
-        cancellationToken.ThrowIfCancellationRequested();
-        return Task.FromResult<BounceFacts?>(null);
-    }
-
     public IAsyncEnumerable<DeliveredRow> ReadDeliveredAsync(string campaignId, CancellationToken cancellationToken) =>
         Stream(ReadDeliveredCoreAsync(campaignId, cancellationToken), cancellationToken);
 

@@ -252,13 +252,6 @@ public sealed partial class SqliteReportStore : IReportStore
         return new DeliveryFacts(planned, counts[0], counts[1], counts[2], counts[3], counts[4], counts[5], failures, skips);
     }
 
-    public Task<BounceFacts?> GetBouncesAsync(string campaignId, CancellationToken cancellationToken)
-    {
-        // The deliverability work records bounces and complaints; until then this store has none to count.
-        cancellationToken.ThrowIfCancellationRequested();
-        return Task.FromResult<BounceFacts?>(null);
-    }
-
     public async IAsyncEnumerable<DeliveredRow> ReadDeliveredAsync(string campaignId, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);

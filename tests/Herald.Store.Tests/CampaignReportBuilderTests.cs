@@ -150,7 +150,7 @@ public abstract class CampaignReportBuilderTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Rates_state_their_numerators_and_denominators_and_bounce_rates_wait_for_bounce_data()
+    public async Task Rates_state_their_numerators_and_denominators_and_bounce_rates_read_zero_without_bounces()
     {
         await SeedAsync(4, failed: [4]);
         await AppendAsync(Open("r1", 60), Open("r2", 60, EventFlags.AppleMpp), Click("r1", 120, 1), Unsubscribe("r2", 200));
@@ -158,15 +158,17 @@ public abstract class CampaignReportBuilderTests : IAsyncLifetime
         var report = await BuildAsync();
 
         var rates = report.Rates.ToDictionary(r => r.Name);
-        Assert.Equal(["delivery_rate", "open_rate", "click_through_rate", "click_to_open_rate", "unsubscribe_rate"], report.Rates.Select(r => r.Name));
+        Assert.Equal(["delivery_rate", "open_rate", "click_through_rate", "click_to_open_rate", "unsubscribe_rate", "bounce_rate", "hard_bounce_rate", "soft_bounce_rate", "complaint_rate"],
+            report.Rates.Select(r => r.Name));
         Assert.Equal((3L, 4L, 0.75), (rates["delivery_rate"].RawNumerator, rates["delivery_rate"].RawDenominator, rates["delivery_rate"].Raw!.Value));
         Assert.Equal((2L, 1L, 3L), (rates["open_rate"].RawNumerator, rates["open_rate"].HumanNumerator, rates["open_rate"].RawDenominator));
         Assert.Equal("sent", rates["open_rate"].Denominator);
         Assert.Equal(1.0 / 3, report.HumanRates["click_through_rate"]!.Value, 6);
         Assert.Equal((1L, 1L), (rates["click_to_open_rate"].HumanNumerator, rates["click_to_open_rate"].HumanDenominator));
         Assert.Equal(1.0 / 3, report.RawRates["unsubscribe_rate"]!.Value, 6);
-        Assert.DoesNotContain("bounce_rate", report.RawRates.Keys);
-        Assert.Null(report.Delivery.Bounces);
+        Assert.Equal((0.0, 0L, 4L), (report.RawRates["bounce_rate"]!.Value, rates["bounce_rate"].RawNumerator, rates["bounce_rate"].RawDenominator));
+        Assert.Equal((0L, 3L), (rates["complaint_rate"].RawNumerator, rates["complaint_rate"].RawDenominator));
+        Assert.Equal(new BounceFacts(0, 0, 0), report.Delivery.Bounces);
     }
 
     [Fact]

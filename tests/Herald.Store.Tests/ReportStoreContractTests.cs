@@ -16,6 +16,12 @@ public abstract class ReportStoreContractTests : IAsyncLifetime
     /// <summary>Fresh, empty, migrated stores over one database.</summary>
     protected abstract Task<(IDeliveryStore Ledger, ITrackingStore Tracking, IReportStore Reports)> CreateStoresAsync();
 
+    /// <summary>The bounce store over the same database, migrated and empty.</summary>
+    protected abstract Task<IBounceStore> OpenBouncesAsync();
+
+    /// <summary>A migrated report store over another database whose bounce tables were never created.</summary>
+    protected abstract Task<IReportStore> OpenWithoutBounceTablesAsync();
+
     public async ValueTask InitializeAsync() => (Ledger, Tracking, Reports) = await CreateStoresAsync();
 
     public virtual async ValueTask DisposeAsync()
@@ -288,6 +294,42 @@ public abstract class ReportStoreContractTests : IAsyncLifetime
         Assert.Equal(nasty, Assert.Single(heavy).RecipientId);
         Assert.Equal(1, Assert.Single(counts).Clicks);
     }
+
+    [Fact]
+    public async Task Bounces_are_recipients_hard_over_soft_and_complaints_with_every_event_by_recipient()
+    {
+        await using var bounces = await OpenBouncesAsync();
+        Assert.Equal(new BounceFacts(0, 0, 0), await Reports.GetBouncesAsync("spring", Ct));
+
+        await bounces.AppendAsync(
+        [
+            Bounce("r3", 30, BounceType.Soft, "4.2.2"), Bounce("r3", 10, BounceType.Hard, "5.1.1"), Bounce("r3", 20, BounceType.Soft, "4.4.1"),
+            Bounce("r1", 10, BounceType.Soft, "4.2.2"), Bounce("r1", 20, BounceType.Soft, "4.7.1"),
+            Bounce("r2", 10, BounceType.Complaint, null), Bounce("R0", 10, BounceType.Hard, "5.1.1"),
+            Bounce("r4", 40, BounceType.Hard, "5.1.1", campaign: "autumn"),
+        ], Ct);
+
+        var facts = await Reports.GetBouncesAsync("spring", Ct);
+        Assert.Equal(new BounceFacts(Hard: 2, Soft: 1, Complaints: 1), facts);
+        Assert.Equal(3, facts.Bounced);
+        var rows = await ListAsync(Reports.ReadBouncesAsync("spring", Ct));
+        Assert.Equal(["R0", "r1", "r1", "r2", "r3", "r3", "r3"], rows.Select(r => r.RecipientId));
+        Assert.Equal(["5.1.1", "4.4.1", "4.2.2"], rows.Where(r => r.RecipientId == "r3").Select(r => r.Code));
+        Assert.Equal((BounceType.Complaint, (string?)null), (rows[3].Type, rows[3].Code));
+        Assert.Empty(await ListAsync(Reports.ReadBouncesAsync("unknown", Ct)));
+    }
+
+    [Fact]
+    public async Task A_store_without_bounce_tables_has_no_bounces()
+    {
+        await using var reports = await OpenWithoutBounceTablesAsync();
+
+        Assert.Equal(new BounceFacts(0, 0, 0), await reports.GetBouncesAsync("spring", Ct));
+        Assert.Empty(await ListAsync(reports.ReadBouncesAsync("spring", Ct)));
+    }
+
+    private static BounceEvent Bounce(string recipient, double seconds, BounceType type, string? code, string campaign = "spring") =>
+        new(Guid.CreateVersion7(), T0.AddSeconds(seconds), campaign, recipient, $"{recipient}@shop.example.com", type, code, "diagnostic", BounceSource.Dsn);
 
     protected static async Task<List<T>> ListAsync<T>(IAsyncEnumerable<T> source)
     {

@@ -169,7 +169,9 @@ internal sealed class SlowReports(IReportStore inner, TimeSpan delay) : IReportS
         return await inner.GetDeliveryAsync(campaignId, cancellationToken);
     }
 
-    public Task<BounceFacts?> GetBouncesAsync(string campaignId, CancellationToken cancellationToken) => inner.GetBouncesAsync(campaignId, cancellationToken);
+    public Task<BounceFacts> GetBouncesAsync(string campaignId, CancellationToken cancellationToken) => inner.GetBouncesAsync(campaignId, cancellationToken);
+
+    public IAsyncEnumerable<BounceRow> ReadBouncesAsync(string campaignId, CancellationToken cancellationToken) => inner.ReadBouncesAsync(campaignId, cancellationToken);
 
     public Task<EventSpan?> GetEventSpanAsync(EventWindow window, CancellationToken cancellationToken) => inner.GetEventSpanAsync(window, cancellationToken);
 

@@ -82,6 +82,9 @@ internal static class ReportCommand
         var delivery = new Table().Title("Delivery").AddColumns("total", "sent", "failed", "in doubt", "skipped", "pending");
         delivery.AddRow(N(d.Total), N(d.Sent), N(d.Failed), N(d.InDoubt), N(d.Skipped), N(d.Pending + d.Sending));
         AnsiConsole.Write(delivery);
+        var bounces = new Table().Title("Bounces and complaints (recipients)").AddColumns("bounced", "hard", "soft", "complaints");
+        bounces.AddRow(N(d.Bounces.Bounced), N(d.Bounces.Hard), N(d.Bounces.Soft), N(d.Bounces.Complaints));
+        AnsiConsole.Write(bounces);
         if (d.FailedByCode.Count > 0)
         {
             var failures = new Table().Title("Failed by SMTP code").AddColumns("code", "count", "example reply");

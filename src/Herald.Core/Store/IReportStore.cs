@@ -31,10 +31,13 @@ public interface IReportStore : IAsyncDisposable
     Task<DeliveryFacts?> GetDeliveryAsync(string campaignId, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Bounce and complaint counts; null while this store records none (the report then shows no bounce or complaint
-    /// rate rather than a made-up zero).
+    /// Bounced and complaining recipients of the campaign, from the bounce events (every one, whatever the window: like
+    /// the ledger's numbers). A store without bounce tables has none: all zero.
     /// </summary>
-    Task<BounceFacts?> GetBouncesAsync(string campaignId, CancellationToken cancellationToken);
+    Task<BounceFacts> GetBouncesAsync(string campaignId, CancellationToken cancellationToken);
+
+    /// <summary>The campaign's bounce and complaint events by recipient, then time (the export's columns); empty without bounce tables.</summary>
+    IAsyncEnumerable<BounceRow> ReadBouncesAsync(string campaignId, CancellationToken cancellationToken);
 
     /// <summary>Earliest and latest event of the window, per kind; null when it holds no event.</summary>
     Task<EventSpan?> GetEventSpanAsync(EventWindow window, CancellationToken cancellationToken);
@@ -111,8 +114,19 @@ public sealed record DeliveryFacts(
     public long Total => Pending + Sending + Sent + Failed + InDoubt + Skipped;
 }
 
-/// <summary>Bounces and complaints of a campaign (unique recipients).</summary>
-public sealed record BounceFacts(long Hard, long Soft, long Complaints);
+/// <summary>Bounces and complaints of a campaign, in recipients.</summary>
+/// <param name="Hard">Recipients with at least one hard bounce.</param>
+/// <param name="Soft">Recipients with soft bounces only (a recipient who also bounced hard counts as hard), so hard and soft add up.</param>
+/// <param name="Complaints">Recipients who complained at least once.</param>
+public sealed record BounceFacts(long Hard, long Soft, long Complaints)
+{
+    /// <summary>Recipients with a hard or a soft bounce.</summary>
+    public long Bounced => Hard + Soft;
+}
+
+/// <summary>One bounce or complaint event, as the export reads it.</summary>
+/// <param name="Code">The enhanced status code when known (else the SMTP reply code); null for complaints.</param>
+public readonly record struct BounceRow(string RecipientId, BounceType Type, string? Code);
 
 /// <summary>Earliest and latest event of a window.</summary>
 public sealed record EventSpan(DateTimeOffset First, DateTimeOffset Last);

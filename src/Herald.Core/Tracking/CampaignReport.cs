@@ -28,7 +28,7 @@ public sealed record CampaignReport(
 public sealed record ReportRange(DateTimeOffset? From, DateTimeOffset? To);
 
 /// <summary>Delivery numbers of a campaign, from the ledger (all zero when the store has no plan for it).</summary>
-/// <param name="Bounces">Null until the store records bounces and complaints.</param>
+/// <param name="Bounces">Bounced and complaining recipients (zero when the store has no bounce events).</param>
 public sealed record DeliverySummary(
     long Total,
     long Pending,
@@ -41,7 +41,7 @@ public sealed record DeliverySummary(
     IReadOnlyDictionary<string, long> SkippedByReason,
     DateTimeOffset? FirstSentAt,
     DateTimeOffset? LastSentAt,
-    BounceFacts? Bounces)
+    BounceFacts Bounces)
 {
     /// <summary>Recipients whose attempt has an outcome: sent, failed or in doubt.</summary>
     public long Attempted => Sent + Failed + InDoubt;

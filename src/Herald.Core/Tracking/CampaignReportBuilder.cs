@@ -149,7 +149,7 @@ public static class CampaignReportBuilder
     }
 
     private static CampaignReport Assemble(
-        EventWindow window, DateTimeOffset now, DeliveryFacts? facts, Delivered delivered, BounceFacts? bounces, ReportAccumulator a, List<TimePoint> timeline, EngagementOptions options)
+        EventWindow window, DateTimeOffset now, DeliveryFacts? facts, Delivered delivered, BounceFacts bounces, ReportAccumulator a, List<TimePoint> timeline, EngagementOptions options)
     {
         var delivery = facts is null
             ? new DeliverySummary(0, 0, 0, 0, 0, 0, 0, [], new Dictionary<string, long>(), null, null, bounces)

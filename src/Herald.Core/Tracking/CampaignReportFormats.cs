@@ -37,6 +37,10 @@ public static class CampaignReportFormats
         Row("delivery", "in_doubt", d.InDoubt);
         Row("delivery", "skipped", d.Skipped);
         Row("delivery", "pending", d.Pending + d.Sending);
+        Row("delivery", "bounced", d.Bounces.Bounced);
+        Row("delivery", "hard_bounced", d.Bounces.Hard);
+        Row("delivery", "soft_bounced", d.Bounces.Soft);
+        Row("delivery", "complaints", d.Bounces.Complaints);
         foreach (var f in d.FailedByCode)
         {
             Row("failed_by_code", f.Code?.ToString(CultureInfo.InvariantCulture) ?? "none", f.Count);

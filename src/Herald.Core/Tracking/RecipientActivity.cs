@@ -25,6 +25,14 @@ internal sealed class RecipientActivity
 
     public UnsubscribeRow? Unsubscribe { get; set; }
 
+    /// <summary>Hard when the recipient bounced hard at least once, else soft when it bounced soft; null without a bounce (read by the export only).</summary>
+    public BounceType? Bounce { get; private set; }
+
+    /// <summary>The status code of the latest bounce of type <see cref="Bounce"/>.</summary>
+    public string? BounceCode { get; private set; }
+
+    public bool Complained { get; private set; }
+
     /// <summary>A bot as a whole: more opens or clicks than <see cref="EngagementOptions.MaxEventsPerRecipient"/>.</summary>
     public bool VolumeBot { get; private set; }
 
@@ -63,6 +71,27 @@ internal sealed class RecipientActivity
         Opens = null;
         HeavyClicks = null;
         Unsubscribe = null;
+        Bounce = null;
+        BounceCode = null;
+        Complained = false;
+    }
+
+    /// <summary>Adds one bounce event; events come in time order, so the latest of the winning type gives the code.</summary>
+    internal void AddBounce(BounceRow row)
+    {
+        switch (row.Type)
+        {
+            case BounceType.Complaint:
+                Complained = true;
+                break;
+            case BounceType.Hard:
+            case BounceType.Soft when Bounce != BounceType.Hard:
+                Bounce = row.Type;
+                BounceCode = row.Code;
+                break;
+            default:
+                break;
+        }
     }
 
     /// <summary>Applies the bot rules once every stream has contributed.</summary>
@@ -116,6 +145,7 @@ internal sealed class RecipientActivity
 internal sealed class RecipientActivityReader : IAsyncDisposable
 {
     private readonly PrefetchedStream<LedgerEntry>? _ledger;
+    private readonly PrefetchedStream<BounceRow>? _bounces;
     private readonly PrefetchedStream<OpenSummary> _opens;
     private readonly PrefetchedStream<ClickRow> _clicks;
     private readonly PrefetchedStream<UnsubscribeRow> _unsubscribes;
@@ -128,12 +158,13 @@ internal sealed class RecipientActivityReader : IAsyncDisposable
     private string? _previous;
 
     private RecipientActivityReader(
-        PrefetchedStream<LedgerEntry>? ledger, PrefetchedStream<OpenSummary> opens, PrefetchedStream<ClickRow> clicks,
+        PrefetchedStream<LedgerEntry>? ledger, PrefetchedStream<BounceRow>? bounces, PrefetchedStream<OpenSummary> opens, PrefetchedStream<ClickRow> clicks,
         PrefetchedStream<UnsubscribeRow> unsubscribes, IReadOnlyList<HeavyRecipient> heavy, EngagementOptions options,
         IReadOnlyDictionary<string, DateTimeOffset>? delivered)
     {
         _delivered = delivered;
         _ledger = ledger;
+        _bounces = bounces;
         _opens = opens;
         _clicks = clicks;
         _unsubscribes = unsubscribes;
@@ -148,7 +179,8 @@ internal sealed class RecipientActivityReader : IAsyncDisposable
     /// Starts the streams of <paramref name="window"/>. <paramref name="heavy"/> are the recipients past the threshold
     /// (from <see cref="IReportStore.FindHeavyClickersAsync"/>), by recipient; their clicks are not streamed. The
     /// delivery times come from <paramref name="delivered"/> when given, else from the ledger rows (with details)
-    /// streamed by recipient, which also yields the recipients without any event (the export).
+    /// streamed by recipient, which also yields the recipients without any event, and then the bounce events are
+    /// streamed too (the export).
     /// </summary>
     public static async Task<RecipientActivityReader> OpenAsync(
         IReportStore store, EventWindow window, IReadOnlyDictionary<string, DateTimeOffset>? delivered, IReadOnlyList<HeavyRecipient> heavy,
@@ -163,11 +195,14 @@ internal sealed class RecipientActivityReader : IAsyncDisposable
             var ledger = delivered is null
                 ? await Track(PrefetchedStream<LedgerEntry>.StartAsync(store.ReadLedgerAsync(window.CampaignId, details: true, cancellationToken), cancellationToken)).ConfigureAwait(false)
                 : null;
+            var bounces = delivered is null
+                ? await Track(PrefetchedStream<BounceRow>.StartAsync(store.ReadBouncesAsync(window.CampaignId, cancellationToken), cancellationToken)).ConfigureAwait(false)
+                : null;
             var opens = await Track(PrefetchedStream<OpenSummary>.StartAsync(store.ReadOpenSummariesAsync(window, cancellationToken), cancellationToken)).ConfigureAwait(false);
             var clicks = await Track(PrefetchedStream<ClickRow>.StartAsync(
                 store.ReadClicksAsync(window, [.. heavy.Select(h => h.RecipientId)], withTarget, cancellationToken), cancellationToken)).ConfigureAwait(false);
             var unsubscribes = await Track(PrefetchedStream<UnsubscribeRow>.StartAsync(store.ReadUnsubscribesAsync(window, cancellationToken), cancellationToken)).ConfigureAwait(false);
-            return new RecipientActivityReader(ledger, opens, clicks, unsubscribes, heavy, options, delivered);
+            return new RecipientActivityReader(ledger, bounces, opens, clicks, unsubscribes, heavy, options, delivered);
         }
         catch
         {
@@ -212,6 +247,15 @@ internal sealed class RecipientActivityReader : IAsyncDisposable
             }
         }
 
+        if (_bounces is not null)
+        {
+            while (_bounces.HasCurrent && Same(_bounces.Current.RecipientId, next))
+            {
+                _current.AddBounce(_bounces.Current);
+                await _bounces.MoveNextAsync().ConfigureAwait(false);
+            }
+        }
+
         if (_opens.HasCurrent && Same(_opens.Current.RecipientId, next))
         {
             _current.Opens = _opens.Current;
@@ -246,6 +290,11 @@ internal sealed class RecipientActivityReader : IAsyncDisposable
             await _ledger.DisposeAsync().ConfigureAwait(false);
         }
 
+        if (_bounces is not null)
+        {
+            await _bounces.DisposeAsync().ConfigureAwait(false);
+        }
+
         await _opens.DisposeAsync().ConfigureAwait(false);
         await _clicks.DisposeAsync().ConfigureAwait(false);
         await _unsubscribes.DisposeAsync().ConfigureAwait(false);
@@ -255,6 +304,7 @@ internal sealed class RecipientActivityReader : IAsyncDisposable
     {
         string? smallest = null;
         Consider(_ledger is { HasCurrent: true } ? _ledger.Current.RecipientId : null);
+        Consider(_bounces is { HasCurrent: true } ? _bounces.Current.RecipientId : null);
         Consider(_opens.HasCurrent ? _opens.Current.RecipientId : null);
         Consider(_clicks.HasCurrent ? _clicks.Current.RecipientId : null);
         Consider(_unsubscribes.HasCurrent ? _unsubscribes.Current.RecipientId : null);

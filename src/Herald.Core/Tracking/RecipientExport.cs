@@ -5,12 +5,12 @@ namespace Herald.Tracking;
 /// <summary>
 /// The per-recipient export ("who failed and why, who engaged"): one CSV row per ledger row, by recipient id, streamed
 /// from the store with the same bot rules as the report. Recipients with events but no ledger row (a store without
-/// the plan) get a row with the ledger columns empty.
+/// the plan) get a row with the ledger columns empty. Bounces are per recipient and not limited to the window.
 /// </summary>
 public static class RecipientExport
 {
     public const string Header =
-        "email,recipient_id,state,smtp_code,smtp_text,attempts,skip_reason,opened,clicked,unsubscribed,human_opened,human_clicked,opens,clicks,first_open_at,first_click_at,bot";
+        "email,recipient_id,state,smtp_code,smtp_text,attempts,skip_reason,opened,clicked,unsubscribed,human_opened,human_clicked,opens,clicks,first_open_at,first_click_at,bot,bounce_type,bounce_code,complained";
 
     /// <summary>Writes the header and every row; returns the number of rows.</summary>
     public static async Task<long> WriteCsvAsync(IReportStore store, EventWindow window, EngagementOptions? options, TextWriter output, CancellationToken cancellationToken)
@@ -49,7 +49,8 @@ public static class RecipientExport
             var line = Csv.Line(
                 row?.Email, a.RecipientId, row?.State.ToName(), row?.SmtpCode, row?.SmtpText, row?.Attempts, row?.SkipReason,
                 a.Opened, a.Clicked, a.Unsubscribe is not null, a.HumanOpened, a.HumanClicked,
-                a.Opens?.Opens ?? 0, a.ClickCount, a.Opens?.FirstAt, a.FirstClickAt, a.VolumeBot);
+                a.Opens?.Opens ?? 0, a.ClickCount, a.Opens?.FirstAt, a.FirstClickAt, a.VolumeBot,
+                a.Bounce?.ToName(), a.BounceCode, a.Complained);
             await output.WriteAsync((line + "\n").AsMemory(), cancellationToken).ConfigureAwait(false);
             rows++;
         }

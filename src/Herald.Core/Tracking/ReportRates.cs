@@ -16,15 +16,11 @@ internal static class ReportRates
             Same("unsubscribe_rate", "Unsubscribe rate", "unsubscribed recipients", "sent", raw.Unsubscribes, sent),
         };
 
-        // Shown only once the store records bounces and complaints: never a made-up zero.
-        if (delivery.Bounces is { } b)
-        {
-            rates.Add(Same("bounce_rate", "Bounce rate", "bounced recipients (hard + soft)", "attempted (sent + failed + in doubt)", b.Hard + b.Soft, attempted));
-            rates.Add(Same("hard_bounce_rate", "Hard bounce rate", "hard-bounced recipients", "attempted (sent + failed + in doubt)", b.Hard, attempted));
-            rates.Add(Same("soft_bounce_rate", "Soft bounce rate", "soft-bounced recipients", "attempted (sent + failed + in doubt)", b.Soft, attempted));
-            rates.Add(Same("complaint_rate", "Complaint rate", "recipients who complained", "sent", b.Complaints, sent));
-        }
-
+        var b = delivery.Bounces;
+        rates.Add(Same("bounce_rate", "Bounce rate", "bounced recipients (hard + soft)", "attempted (sent + failed + in doubt)", b.Bounced, attempted));
+        rates.Add(Same("hard_bounce_rate", "Hard bounce rate", "hard-bounced recipients", "attempted (sent + failed + in doubt)", b.Hard, attempted));
+        rates.Add(Same("soft_bounce_rate", "Soft bounce rate", "soft-bounced recipients (no hard bounce)", "attempted (sent + failed + in doubt)", b.Soft, attempted));
+        rates.Add(Same("complaint_rate", "Complaint rate", "recipients who complained", "sent", b.Complaints, sent));
         return rates;
     }
 

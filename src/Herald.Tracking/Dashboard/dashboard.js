@@ -287,7 +287,9 @@ function kpis(r) {
       el("div", { class: "label" }, label),
       el("div", { class: "value" }, metric("human_rates." + name, x.human, pct(x.human))),
       el("div", { class: "of" }, metric(numeratorMetric, x.human_numerator, fmt(x.human_numerator)), " of ", metric(denominatorMetric, x.human_denominator, fmt(x.human_denominator)), " " + x.denominator.replace(/ \(.*\)$/, "")),
-      name === "delivery_rate" || name === "unsubscribe_rate" || name.includes("bounce") || name === "complaint_rate" ? el("div", { class: "raw" }, x.numerator + " / " + x.denominator)
+      name === "bounce_rate" ? el("div", { class: "raw" }, "Hard ", metric("delivery.bounces.hard", r.delivery.bounces.hard, fmt(r.delivery.bounces.hard)),
+          " · soft ", metric("delivery.bounces.soft", r.delivery.bounces.soft, fmt(r.delivery.bounces.soft)))
+      : name === "delivery_rate" || name === "unsubscribe_rate" || name === "complaint_rate" ? el("div", { class: "raw" }, x.numerator + " / " + x.denominator)
         : el("div", { class: "raw" }, "Incl. bots: ", metric("raw_rates." + name, x.raw, pct(x.raw)), " (", metric(numeratorMetric.replace("human.", "raw."), x.raw_numerator, fmt(x.raw_numerator)), ")"),
       bar);
   };
@@ -297,8 +299,8 @@ function kpis(r) {
     card("clicked", "Clicked", "click_through_rate", "human.unique_clicks", "delivery.sent"),
     card("cto", "Click-to-open", "click_to_open_rate", "human.unique_clicks", "human.opened_or_clicked"),
     card("unsub", "Unsubscribed", "unsubscribe_rate", "raw.unsubscribes", "delivery.sent"),
-    card("bounce", "Bounced", "bounce_rate", "delivery.bounced", "delivery.attempted"),
-    card("bounce", "Complaints", "complaint_rate", "delivery.complaints", "delivery.sent"));
+    card("bounce", "Bounced", "bounce_rate", "delivery.bounces.bounced", "delivery.attempted"),
+    card("bounce", "Complaints", "complaint_rate", "delivery.bounces.complaints", "delivery.sent"));
 }
 
 // Ticks at round times after the start of the timeline.

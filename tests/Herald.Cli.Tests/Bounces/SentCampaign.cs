@@ -36,13 +36,31 @@ internal sealed class SentCampaign : IDisposable
         var campaign = new SentCampaign(Directory.CreateTempSubdirectory("herald-bounces-cli-").FullName);
         await using (var sink = await CaptureSink.StartAsync(new CaptureSinkOptions { Port = 0 }, TestContext.Current.CancellationToken))
         {
-            HeraldProcess.WriteCampaign(Path.GetDirectoryName(campaign.CampaignFile)!, recipients, sink.Port, 2, extra);
-            var send = await HeraldProcess.RunAsync("send", campaign.CampaignFile, "--db", campaign.Db);
-            Assert.True(send.Exit == 0, send.Out + send.Error);
+            await campaign.SendAsync(recipients, sink.Port, extra);
         }
 
         await campaign.ReloadAsync();
         return campaign;
+    }
+
+    /// <summary>The same, sent to a relay that refuses at RCPT the addresses <paramref name="refuse"/> answers a reply for (<c>550</c> + it).</summary>
+    public static async Task<SentCampaign> CreateAsync(int recipients, Func<string, string?> refuse, string extra = $"bounces: {{ domain: {Domain} }}")
+    {
+        var campaign = new SentCampaign(Directory.CreateTempSubdirectory("herald-bounces-cli-").FullName);
+        await using (var relay = RecordingRelay.Start(refuse))
+        {
+            await campaign.SendAsync(recipients, relay.Port, extra);
+        }
+
+        await campaign.ReloadAsync();
+        return campaign;
+    }
+
+    private async Task SendAsync(int recipients, int port, string extra)
+    {
+        HeraldProcess.WriteCampaign(Path.GetDirectoryName(CampaignFile)!, recipients, port, 2, extra);
+        var send = await HeraldProcess.RunAsync("send", CampaignFile, "--db", Db);
+        Assert.True(send.Exit == 0, send.Out + send.Error);
     }
 
     public async Task ReloadAsync()

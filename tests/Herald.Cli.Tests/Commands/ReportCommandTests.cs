@@ -104,8 +104,8 @@ public sealed class ReportCommandTests : IAsyncLifetime
         Assert.Contains(lines, l => l.StartsWith("r1@shop.example.com,r1,sent,250,2.0.0 ok,1,,true,true,true,true,true,1,1,", StringComparison.Ordinal));
         // r2's open came through Apple's proxy and its click from a scanner: opened and clicked, neither by a person.
         Assert.Contains(lines, l => l.StartsWith("r2@shop.example.com,r2,sent,250,2.0.0 ok,1,,true,true,false,false,false,1,1,", StringComparison.Ordinal));
-        Assert.Contains("r3@shop.example.com,r3,failed,550,\"5.1.1 no such user, sorry\",1,,false,false,false,false,false,0,0,,,false", lines);
-        Assert.Contains("r5@shop.example.com,r5,skipped,,,0,suppressed,false,false,false,false,false,0,0,,,false", lines);
+        Assert.Contains("r3@shop.example.com,r3,failed,550,\"5.1.1 no such user, sorry\",1,,false,false,false,false,false,0,0,,,false,,,false", lines);
+        Assert.Contains("r5@shop.example.com,r5,skipped,,,0,suppressed,false,false,false,false,false,0,0,,,false,,,false", lines);
     }
 
     [Fact]

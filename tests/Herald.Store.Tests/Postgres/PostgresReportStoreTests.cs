@@ -6,6 +6,27 @@ public sealed class PostgresReportStoreTests(PostgresDatabaseFixture database) :
 {
     protected override Task<(IDeliveryStore Ledger, ITrackingStore Tracking, IReportStore Reports)> CreateStoresAsync() => PostgresReportStores.OpenAsync(database);
 
+    protected override async Task<IBounceStore> OpenBouncesAsync()
+    {
+        var store = new PostgresBounceStore(PostgresServer.Connect(database.Database), ownsConnections: true);
+        await store.MigrateAsync(Ct);
+        await PostgresServer.ExecuteAsync("TRUNCATE bounce_events", Ct, database.Database);
+        return store;
+    }
+
+    protected override async Task<IReportStore> OpenWithoutBounceTablesAsync()
+    {
+        var fresh = await database.CreateAsync();
+        await using (var ledger = new PostgresDeliveryStore(PostgresServer.Connect(fresh), ownsConnections: true))
+        {
+            await ledger.MigrateAsync(Ct);
+        }
+
+        var reports = new PostgresReportStore(PostgresServer.Connect(fresh), ownsConnections: true);
+        await reports.MigrateAsync(Ct);
+        return reports;
+    }
+
     [Fact]
     public async Task A_long_aggregate_is_cancelled_on_the_server()
     {

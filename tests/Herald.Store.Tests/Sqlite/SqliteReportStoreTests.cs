@@ -20,6 +20,28 @@ public sealed class SqliteReportStoreTests : ReportStoreContractTests
         return (ledger, tracking, reports);
     }
 
+    protected override async Task<IBounceStore> OpenBouncesAsync()
+    {
+        var store = new SqliteBounceStore(DbPath);
+        await store.MigrateAsync(Ct);
+        return store;
+    }
+
+    protected override async Task<IReportStore> OpenWithoutBounceTablesAsync()
+    {
+        var path = Path.Combine(_dir, "without-bounces.db");
+        await using (var ledger = await SqliteDeliveryStore.OpenAsync(path, Ct))
+        {
+            var tracking = new SqliteTrackingStore(path);
+            await tracking.MigrateAsync(Ct);
+            await tracking.DisposeAsync();
+        }
+
+        var reports = new SqliteReportStore(path);
+        await reports.MigrateAsync(Ct);
+        return reports;
+    }
+
     public override async ValueTask DisposeAsync()
     {
         await base.DisposeAsync();
