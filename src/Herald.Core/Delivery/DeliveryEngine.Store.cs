@@ -17,6 +17,8 @@ public sealed partial class DeliveryEngine
     private StoreGuard _guard = null!;
     // Rows this worker lost to another (or to recovery), by (id, token): counted once however many times reported.
     private readonly ConcurrentDictionary<ClaimedRow, byte> _lost = new();
+    // Rows whose outcome is on its way to the store (see Finish).
+    private readonly ConcurrentDictionary<ClaimedRow, byte> _finishing = new();
     private long _recoveredLater;
     private long _refreshedAt = long.MinValue;
     private long _recoveredAt = long.MinValue;
@@ -124,7 +126,10 @@ public sealed partial class DeliveryEngine
                 _guard.Succeeded();
                 wait = period;
                 var lost = renewed.Lost.ToHashSet();
-                foreach (var row in held.Where(r => lost.Contains(r.Id)))
+                // A row finished meanwhile (its outcome cleared the claim) is not found by the renewal either: only rows
+                // still held under the same claim and not being finished were taken by another.
+                foreach (var row in held.Where(r => lost.Contains(r.Id) && !_finishing.ContainsKey(r)
+                    && _held.TryGetValue(r.Id, out var current) && current == r))
                 {
                     // Dropped unsent: its mark (or outcome) will be refused too; counted once.
                     Lost(row);

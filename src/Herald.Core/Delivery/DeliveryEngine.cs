@@ -671,6 +671,9 @@ public sealed partial class DeliveryEngine
 
     private void Finish(Ledger ledger, Outcome outcome)
     {
+        // While its outcome is being written the row is not "lost" to a renewal that no longer finds it: the outcome
+        // itself says whether it was (refused below) or ends the claim (written).
+        _finishing.TryAdd(outcome.Claimed, 0);
         _ = ledger.RecordAsync(outcome).ContinueWith(
             recorded =>
             {
@@ -698,6 +701,7 @@ public sealed partial class DeliveryEngine
                 }
 
                 _held.TryRemove(KeyValuePair.Create(outcome.Id, outcome.Claimed));
+                _finishing.TryRemove(outcome.Claimed, out _);
                 Interlocked.Decrement(ref _outstanding);
                 _wake.Release();
             },
