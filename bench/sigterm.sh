@@ -36,8 +36,8 @@ campaign="$work/c/campaign.yml"
 db="$work/herald.db"
 echo "== prepare $recipients recipients" >&2
 timeout 600 dotnet "$work/bin/herald.dll" prepare "$campaign" --db "$db" >/dev/null
-# Some engagement for report / events export to read.
-awk -F, 'NR>1 && NR<=20001 {print $1}' "$work/c/recipients.csv" > "$work/suppress.csv"
+# An address list for suppress import to read.
+{ echo email; awk -F, 'NR>1 && NR<=200001 {print $1}' "$work/c/recipients.csv"; } > "$work/suppress.csv"
 
 # measure NAME -- ARGS...: start, wait for the first line (bounded 120 s) + WARM, SIGTERM, time to exit (bounded 30 s).
 measure() {
