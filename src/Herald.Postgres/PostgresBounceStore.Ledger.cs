@@ -29,11 +29,11 @@ public sealed partial class PostgresBounceStore
             : FindAsync($"SELECT {RecipientColumns} FROM recipients WHERE email = $1 AND campaign = $2 AND state IN (2, 3, 4) ORDER BY id LIMIT 1", email, campaignId, cancellationToken);
 
     public IAsyncEnumerable<SyncFailure> ReadSyncFailuresAsync(string campaignId, CancellationToken cancellationToken) =>
-        StoreErrors.Guard(ReadSyncFailuresCoreAsync(campaignId, cancellationToken), _connections.Map, cancellationToken);
+        StoreErrors.Guard(ReadSyncFailuresCoreAsync(campaignId, cancellationToken), Connections.Map, cancellationToken);
 
     private async IAsyncEnumerable<SyncFailure> ReadSyncFailuresCoreAsync(string campaignId, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        await using var connection = await _connections.DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var connection = await Connections.DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var command = new NpgsqlCommand($"""
             SELECT {RecipientColumns}, smtp_code, smtp_text, updated_at FROM recipients
             WHERE campaign = $1 AND state = 3 AND smtp_code IS NOT NULL ORDER BY id
@@ -51,7 +51,7 @@ public sealed partial class PostgresBounceStore
     }
 
     private Task<LedgerRecipient?> FindAsync(string sql, object a, string? b, CancellationToken cancellationToken) =>
-        _connections.RunAsync(async connection =>
+        Connections.RunAsync(async connection =>
         {
             await using var command = new NpgsqlCommand(sql, connection);
             command.Parameters.Add(new NpgsqlParameter { Value = a });

@@ -11,45 +11,24 @@ namespace Herald.Postgres;
 /// the same database (whose rows it reads to map a bounce to its recipient). Appends are one array insert per batch,
 /// idempotent per event id.
 /// </summary>
-public sealed partial class PostgresBounceStore : IBounceStore
+public sealed partial class PostgresBounceStore : PostgresStore, IBounceStore
 {
     private const string PolicySetting = "policy";
 
     // Its own tables, its own versions and its own advisory lock, so the bounce tables migrate independently of the ledger's steps.
     private const int SchemaVersion = 1;
     private const long MigrationLock = 0x68_65_72_61_6c_62; // "heralb"
-    private readonly PostgresConnections _connections;
-    private readonly bool _ownsConnections;
-
     public PostgresBounceStore(PostgresConnections connections, bool ownsConnections)
+        : base(connections, ownsConnections)
     {
-        ArgumentNullException.ThrowIfNull(connections);
-        _connections = connections;
-        _ownsConnections = ownsConnections;
     }
 
-    /// <summary>Opens a pool for <paramref name="address"/> and migrates the schema.</summary>
-    public static async Task<PostgresBounceStore> OpenAsync(PostgresAddress address, CancellationToken cancellationToken)
-    {
-        var store = new PostgresBounceStore(PostgresConnections.Open(address), ownsConnections: true);
-        try
-        {
-            await store.MigrateAsync(cancellationToken).ConfigureAwait(false);
-            return store;
-        }
-        catch
-        {
-            await store.DisposeAsync().ConfigureAwait(false);
-            throw;
-        }
-    }
-
-    public Task MigrateAsync(CancellationToken cancellationToken) =>
-        _connections.GuardAsync(async () =>
+    public override Task MigrateAsync(CancellationToken cancellationToken) =>
+        Connections.GuardAsync(async () =>
         {
             // The ledger first: the Message-ID index is on its table.
-            await PostgresSchema.MigrateAsync(_connections.DataSource, cancellationToken).ConfigureAwait(false);
-            await using var connection = await _connections.DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+            await PostgresSchema.MigrateAsync(Connections.DataSource, cancellationToken).ConfigureAwait(false);
+            await using var connection = await Connections.DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
             await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
             await using (var command = new NpgsqlCommand($"""
                 SELECT pg_advisory_xact_lock({MigrationLock});
@@ -67,7 +46,7 @@ public sealed partial class PostgresBounceStore : IBounceStore
 
             if (current > SchemaVersion)
             {
-                throw new StoreException($"{_connections.Display}: the bounce tables have schema version {current}; this herald knows {SchemaVersion}. Upgrade herald.");
+                throw new StoreException($"{Connections.Display}: the bounce tables have schema version {current}; this herald knows {SchemaVersion}. Upgrade herald.");
             }
 
             if (current < 1)
@@ -113,7 +92,7 @@ public sealed partial class PostgresBounceStore : IBounceStore
             return Task.FromResult(0);
         }
 
-        return _connections.RunAsync(async connection =>
+        return Connections.RunAsync(async connection =>
         {
             await using var insert = new NpgsqlCommand("""
                 INSERT INTO bounce_events (id, at, campaign, recipient, email, type, code, text, source)
@@ -134,7 +113,7 @@ public sealed partial class PostgresBounceStore : IBounceStore
     }
 
     public Task<int> CountAsync(string email, BounceType type, DateTimeOffset since, CancellationToken cancellationToken) =>
-        _connections.RunAsync(async connection =>
+        Connections.RunAsync(async connection =>
         {
             await using var command = new NpgsqlCommand("SELECT COUNT(*) FROM bounce_events WHERE email = $1 AND type = $2 AND at >= $3", connection);
             command.Parameters.Add(new NpgsqlParameter { Value = email });
@@ -144,11 +123,11 @@ public sealed partial class PostgresBounceStore : IBounceStore
         }, cancellationToken);
 
     public IAsyncEnumerable<BounceEvent> ReadAsync(string campaignId, CancellationToken cancellationToken) =>
-        StoreErrors.Guard(ReadCoreAsync(campaignId, cancellationToken), _connections.Map, cancellationToken);
+        StoreErrors.Guard(ReadCoreAsync(campaignId, cancellationToken), Connections.Map, cancellationToken);
 
     private async IAsyncEnumerable<BounceEvent> ReadCoreAsync(string campaignId, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        await using var connection = await _connections.DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var connection = await Connections.DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var command = new NpgsqlCommand("""
             SELECT id, at, recipient, email, type, code, text, source
             FROM bounce_events WHERE campaign = $1 ORDER BY recipient COLLATE "C", at, id
@@ -171,7 +150,7 @@ public sealed partial class PostgresBounceStore : IBounceStore
     }
 
     public Task<BounceCounts> GetCountsAsync(string campaignId, CancellationToken cancellationToken) =>
-        _connections.RunAsync(async connection =>
+        Connections.RunAsync(async connection =>
         {
             await using var command = new NpgsqlCommand("""
                 SELECT COUNT(DISTINCT recipient) FILTER (WHERE type = 1), COUNT(DISTINCT recipient) FILTER (WHERE type = 2),
@@ -192,7 +171,7 @@ public sealed partial class PostgresBounceStore : IBounceStore
             return Task.FromResult<IReadOnlySet<string>>(new HashSet<string>(StringComparer.Ordinal));
         }
 
-        return _connections.RunAsync<IReadOnlySet<string>>(async connection =>
+        return Connections.RunAsync<IReadOnlySet<string>>(async connection =>
         {
             await using var command = new NpgsqlCommand(
                 "SELECT DISTINCT recipient FROM bounce_events WHERE campaign = $1 AND type = $2 AND recipient = ANY($3)", connection);
@@ -213,7 +192,7 @@ public sealed partial class PostgresBounceStore : IBounceStore
     public Task SetCampaignSettingsAsync(CampaignBounceSettings settings, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(settings);
-        return _connections.RunAsync(async connection =>
+        return Connections.RunAsync(async connection =>
         {
             await using var command = new NpgsqlCommand("""
                 INSERT INTO bounce_campaigns (campaign, domain, policy) VALUES ($1, $2, $3)
@@ -227,7 +206,7 @@ public sealed partial class PostgresBounceStore : IBounceStore
     }
 
     public Task<CampaignBounceSettings?> GetCampaignSettingsAsync(string campaignId, CancellationToken cancellationToken) =>
-        _connections.RunAsync(async connection =>
+        Connections.RunAsync(async connection =>
         {
             await using var command = new NpgsqlCommand("SELECT domain, policy FROM bounce_campaigns WHERE campaign = $1", connection);
             command.Parameters.Add(new NpgsqlParameter { Value = campaignId });
@@ -241,7 +220,7 @@ public sealed partial class PostgresBounceStore : IBounceStore
         }, cancellationToken);
 
     public Task<IReadOnlyList<string>> ListDomainsAsync(CancellationToken cancellationToken) =>
-        _connections.RunAsync<IReadOnlyList<string>>(async connection =>
+        Connections.RunAsync<IReadOnlyList<string>>(async connection =>
         {
             await using var command = new NpgsqlCommand(
                 "SELECT domain FROM (SELECT DISTINCT domain FROM bounce_campaigns WHERE domain IS NOT NULL) d ORDER BY domain COLLATE \"C\"", connection);
@@ -256,7 +235,7 @@ public sealed partial class PostgresBounceStore : IBounceStore
         }, cancellationToken);
 
     public Task<BouncePolicySettings> GetStorePolicyAsync(CancellationToken cancellationToken) =>
-        _connections.RunAsync(async connection =>
+        Connections.RunAsync(async connection =>
         {
             await using var command = new NpgsqlCommand("SELECT value FROM bounce_settings WHERE name = $1", connection);
             command.Parameters.Add(new NpgsqlParameter { Value = PolicySetting });
@@ -266,7 +245,7 @@ public sealed partial class PostgresBounceStore : IBounceStore
     public Task SetStorePolicyAsync(BouncePolicySettings settings, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(settings);
-        return _connections.RunAsync(async connection =>
+        return Connections.RunAsync(async connection =>
         {
             await using var command = new NpgsqlCommand("""
                 INSERT INTO bounce_settings (name, value) VALUES ($1, $2)
@@ -278,13 +257,6 @@ public sealed partial class PostgresBounceStore : IBounceStore
         }, cancellationToken);
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        if (_ownsConnections)
-        {
-            await _connections.DisposeAsync().ConfigureAwait(false);
-        }
-    }
 
     private BouncePolicySettings ReadPolicy(string? json)
     {
@@ -294,7 +266,7 @@ public sealed partial class PostgresBounceStore : IBounceStore
         }
         catch (JsonException ex)
         {
-            throw new StoreException($"{_connections.Display}: a stored bounce policy is not valid JSON: {ex.Message}", ex);
+            throw new StoreException($"{Connections.Display}: a stored bounce policy is not valid JSON: {ex.Message}", ex);
         }
     }
 }

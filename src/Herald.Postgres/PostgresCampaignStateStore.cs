@@ -8,29 +8,17 @@ namespace Herald.Postgres;
 /// Campaign pauses and relay health on PostgreSQL, beside the ledger: what every sender of a campaign and
 /// <c>herald status</c> on any machine see. Written on changes only.
 /// </summary>
-public sealed class PostgresCampaignStateStore : ICampaignStateStore
+public sealed class PostgresCampaignStateStore : PostgresStore, ICampaignStateStore
 {
-    private readonly PostgresConnections _connections;
-    private readonly bool _ownsConnections;
-
     public PostgresCampaignStateStore(PostgresConnections connections, bool ownsConnections)
+        : base(connections, ownsConnections)
     {
-        ArgumentNullException.ThrowIfNull(connections);
-        _connections = connections;
-        _ownsConnections = ownsConnections;
     }
-
-    public Task MigrateAsync(CancellationToken cancellationToken) =>
-        _connections.GuardAsync(async () =>
-        {
-            await PostgresSchema.MigrateAsync(_connections.DataSource, cancellationToken).ConfigureAwait(false);
-            return 0;
-        });
 
     public Task PauseAsync(string campaignId, CampaignPause pause, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(pause);
-        return _connections.RunAsync(async connection =>
+        return Connections.RunAsync(async connection =>
         {
             await using var command = new NpgsqlCommand("""
                 INSERT INTO campaign_pauses (campaign, reason, since, worker) VALUES ($1, $2, $3, $4)
@@ -58,7 +46,7 @@ public sealed class PostgresCampaignStateStore : ICampaignStateStore
             return Task.CompletedTask;
         }
 
-        return _connections.RunAsync(async connection =>
+        return Connections.RunAsync(async connection =>
         {
             // One array statement; the last row per name wins, as the contract says.
             var latest = relays.GroupBy(r => r.Name, StringComparer.Ordinal).Select(g => g.Last()).ToArray();
@@ -80,7 +68,7 @@ public sealed class PostgresCampaignStateStore : ICampaignStateStore
 
     public Task<IReadOnlyList<RelayHealth>> GetRelayHealthAsync(string campaignId, CancellationToken cancellationToken)
     {
-        return OrWhenMissingAsync<IReadOnlyList<RelayHealth>>(_connections.RunAsync<IReadOnlyList<RelayHealth>>(async connection =>
+        return OrWhenMissingAsync<IReadOnlyList<RelayHealth>>(Connections.RunAsync<IReadOnlyList<RelayHealth>>(async connection =>
         {
             await using var command = new NpgsqlCommand(
                 "SELECT name, state, last_reply, last_error, since FROM relay_health WHERE campaign = $1 ORDER BY name COLLATE \"C\"", connection);
@@ -114,17 +102,10 @@ public sealed class PostgresCampaignStateStore : ICampaignStateStore
         }
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        if (_ownsConnections)
-        {
-            await _connections.DisposeAsync().ConfigureAwait(false);
-        }
-    }
 
     private Task<CampaignPause?> ReadPauseAsync(string sql, string campaignId, CancellationToken cancellationToken)
     {
-        return _connections.RunAsync(async connection =>
+        return Connections.RunAsync(async connection =>
         {
             await using var command = new NpgsqlCommand(sql, connection);
             command.Parameters.Add(new NpgsqlParameter { Value = campaignId });

@@ -23,7 +23,7 @@ public sealed partial class PostgresDeliveryStore
     public Task RegisterWorkerAsync(WorkerInfo worker, TimeSpan lease, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(worker);
-        return _connections.RunAsync(async connection =>
+        return Connections.RunAsync(async connection =>
         {
             await using var command = new NpgsqlCommand("""
                 INSERT INTO workers (campaign, worker_id, host, pid, started_at, renewed_at, lease_until)
@@ -41,7 +41,7 @@ public sealed partial class PostgresDeliveryStore
 
     public Task UnregisterWorkerAsync(string campaignId, string workerId, CancellationToken cancellationToken)
     {
-        return _connections.RunAsync(async connection =>
+        return Connections.RunAsync(async connection =>
         {
             await using var command = new NpgsqlCommand("DELETE FROM workers WHERE campaign = $1 AND worker_id = $2", connection);
             command.Parameters.Add(new NpgsqlParameter { Value = campaignId });
@@ -52,7 +52,7 @@ public sealed partial class PostgresDeliveryStore
 
     public Task<IReadOnlyList<WorkerStatus>> ListWorkersAsync(string campaignId, CancellationToken cancellationToken)
     {
-        return _connections.RunAsync<IReadOnlyList<WorkerStatus>>(async connection =>
+        return Connections.RunAsync<IReadOnlyList<WorkerStatus>>(async connection =>
         {
             await using var command = new NpgsqlCommand($"""
                 SELECT w.worker_id, w.host, w.pid, w.started_at, w.renewed_at, w.lease_until,
@@ -77,7 +77,7 @@ public sealed partial class PostgresDeliveryStore
 
     public Task<RecoveryResult> RecoverAsync(string campaignId, string workerId, CancellationToken cancellationToken)
     {
-        return _connections.RunAsync(async connection =>
+        return Connections.RunAsync(async connection =>
         {
             await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
             await using var batch = new NpgsqlBatch(connection, transaction);
@@ -103,7 +103,7 @@ public sealed partial class PostgresDeliveryStore
 
     public Task<IReadOnlyList<WorkItem>> ClaimAsync(string campaignId, string workerId, int max, TimeSpan lease, CancellationToken cancellationToken)
     {
-        return _connections.RunAsync<IReadOnlyList<WorkItem>>(async connection =>
+        return Connections.RunAsync<IReadOnlyList<WorkItem>>(async connection =>
         {
             // One token for the whole claim, drawn once; SKIP LOCKED lets concurrent claimers pass each other's rows.
             await using var command = new NpgsqlCommand($"""
@@ -153,7 +153,7 @@ public sealed partial class PostgresDeliveryStore
             return Task.FromResult(CommitResult.Empty);
         }
 
-        return _connections.RunAsync(async connection =>
+        return Connections.RunAsync(async connection =>
         {
             // Outcomes, then marks, in one transaction and one round trip (plus COMMIT).
             await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
@@ -233,7 +233,7 @@ public sealed partial class PostgresDeliveryStore
     public Task<RenewResult> RenewLeaseAsync(string campaignId, string workerId, IReadOnlyList<ClaimedRow> held, TimeSpan lease, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(held);
-        return _connections.RunAsync(async connection =>
+        return Connections.RunAsync(async connection =>
         {
             // The first row carries the new lease end; the rest are the held rows that no longer carry their token.
             await using var command = new NpgsqlCommand($"""
@@ -282,7 +282,7 @@ public sealed partial class PostgresDeliveryStore
             return Task.CompletedTask;
         }
 
-        return _connections.RunAsync(async connection =>
+        return Connections.RunAsync(async connection =>
         {
             await using var command = new NpgsqlCommand($"""
                 UPDATE recipients r SET lease_owner = NULL, lease_until = NULL, lease_token = NULL

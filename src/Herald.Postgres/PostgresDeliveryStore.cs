@@ -10,20 +10,12 @@ namespace Herald.Postgres;
 /// on the token; every time that decides a lease is the database's <c>now()</c>. Marks, outcomes and renewals are
 /// array statements, one round trip per group commit, never one per email.
 /// </summary>
-public sealed partial class PostgresDeliveryStore : IDeliveryStore
+public sealed partial class PostgresDeliveryStore : PostgresStore, IDeliveryStore
 {
-    private readonly PostgresConnections _connections;
-    private readonly bool _ownsConnections;
-
     public PostgresDeliveryStore(PostgresConnections connections, bool ownsConnections)
+        : base(connections, ownsConnections)
     {
-        ArgumentNullException.ThrowIfNull(connections);
-        _connections = connections;
-        _ownsConnections = ownsConnections;
     }
-
-    /// <summary>The store address as it may be printed.</summary>
-    public string Display => _connections.Display;
 
     /// <summary>Opens a pool for <paramref name="address"/> and migrates the schema.</summary>
     public static async Task<PostgresDeliveryStore> OpenAsync(PostgresAddress address, CancellationToken cancellationToken)
@@ -41,23 +33,16 @@ public sealed partial class PostgresDeliveryStore : IDeliveryStore
         }
     }
 
-    public Task MigrateAsync(CancellationToken cancellationToken) =>
-        _connections.GuardAsync(async () =>
-        {
-            await PostgresSchema.MigrateAsync(_connections.DataSource, cancellationToken).ConfigureAwait(false);
-            return 0;
-        });
-
     /// <summary>The schema version of the database, 0 when it has no Herald tables (nothing is created).</summary>
     public Task<int> GetSchemaVersionAsync(CancellationToken cancellationToken) =>
-        _connections.RunAsync(connection => PostgresSchema.GetVersionAsync(connection, null, cancellationToken), cancellationToken);
+        Connections.RunAsync(connection => PostgresSchema.GetVersionAsync(connection, null, cancellationToken), cancellationToken);
 
     /// <summary>States that prove a campaign started sending: a plan with any of them cannot be replaced.</summary>
     internal const string StartedCondition = "(attempts > 0 OR state IN (1, 2, 3, 4))";
 
     public Task<PlanInfo?> GetPlanAsync(string campaignId, CancellationToken cancellationToken)
     {
-        return _connections.RunAsync(async connection =>
+        return Connections.RunAsync(async connection =>
         {
             await using var command = new NpgsqlCommand($"""
                 SELECT fingerprint, created_at, row_count,
@@ -73,11 +58,11 @@ public sealed partial class PostgresDeliveryStore : IDeliveryStore
     }
 
     public Task<IPlanWriter> BeginPlanAsync(string campaignId, string fingerprint, CancellationToken cancellationToken) =>
-        _connections.GuardAsync<IPlanWriter>(async () => await PostgresPlanWriter.BeginAsync(_connections, campaignId, fingerprint, cancellationToken).ConfigureAwait(false));
+        Connections.GuardAsync<IPlanWriter>(async () => await PostgresPlanWriter.BeginAsync(Connections, campaignId, fingerprint, cancellationToken).ConfigureAwait(false));
 
     public Task<IReadOnlyList<string>> ListCampaignsAsync(CancellationToken cancellationToken)
     {
-        return _connections.RunAsync<IReadOnlyList<string>>(async connection =>
+        return Connections.RunAsync<IReadOnlyList<string>>(async connection =>
         {
             await using var command = new NpgsqlCommand("SELECT campaign FROM plans ORDER BY created_at, campaign", connection);
             var result = new List<string>();
@@ -93,7 +78,7 @@ public sealed partial class PostgresDeliveryStore : IDeliveryStore
 
     public Task<StateCounts> GetCountsAsync(string campaignId, CancellationToken cancellationToken)
     {
-        return _connections.RunAsync(async connection =>
+        return Connections.RunAsync(async connection =>
         {
             await using var command = new NpgsqlCommand("SELECT state, COUNT(*) FROM recipients WHERE campaign = $1 GROUP BY state", connection);
             command.Parameters.Add(new NpgsqlParameter { Value = campaignId });
@@ -110,7 +95,7 @@ public sealed partial class PostgresDeliveryStore : IDeliveryStore
 
     public Task<NextWork> GetNextWorkAsync(string campaignId, string workerId, CancellationToken cancellationToken)
     {
-        return _connections.RunAsync(async connection =>
+        return Connections.RunAsync(async connection =>
         {
             await using var command = new NpgsqlCommand("""
                 SELECT now(),
@@ -131,11 +116,11 @@ public sealed partial class PostgresDeliveryStore : IDeliveryStore
     }
 
     public IAsyncEnumerable<WorkItem> ReadPendingAsync(string campaignId, int limit, CancellationToken cancellationToken) =>
-        StoreErrors.Guard(ReadPendingCoreAsync(campaignId, limit, cancellationToken), _connections.Map, cancellationToken);
+        StoreErrors.Guard(ReadPendingCoreAsync(campaignId, limit, cancellationToken), Connections.Map, cancellationToken);
 
     private async IAsyncEnumerable<WorkItem> ReadPendingCoreAsync(string campaignId, int limit, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        await using var connection = await _connections.DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var connection = await Connections.DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var command = new NpgsqlCommand("""
             SELECT id, recipient_id, email, context, attempts, first_attempt_at, message_id, 0::bigint
             FROM recipients WHERE campaign = $1 AND state = 0 ORDER BY id LIMIT $2
@@ -161,11 +146,11 @@ public sealed partial class PostgresDeliveryStore : IDeliveryStore
         reader.GetInt64(7));
 
     public IAsyncEnumerable<RecipientRecord> ReadRecipientsAsync(string campaignId, CancellationToken cancellationToken) =>
-        StoreErrors.Guard(ReadRecipientsCoreAsync(campaignId, cancellationToken), _connections.Map, cancellationToken);
+        StoreErrors.Guard(ReadRecipientsCoreAsync(campaignId, cancellationToken), Connections.Map, cancellationToken);
 
     private async IAsyncEnumerable<RecipientRecord> ReadRecipientsCoreAsync(string campaignId, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        await using var connection = await _connections.DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var connection = await Connections.DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var command = new NpgsqlCommand("""
             SELECT id, recipient_id, email, state, attempts, smtp_code, smtp_text, relay, message_id, skip_reason, updated_at
             FROM recipients WHERE campaign = $1 ORDER BY id
@@ -191,7 +176,7 @@ public sealed partial class PostgresDeliveryStore : IDeliveryStore
 
     public Task<int> ResetInDoubtAsync(string campaignId, CancellationToken cancellationToken)
     {
-        return _connections.RunAsync(async connection =>
+        return Connections.RunAsync(async connection =>
         {
             await using var command = new NpgsqlCommand($"""
                 UPDATE recipients SET state = {(int)LedgerTransitions.Target(LedgerOperation.ResetInDoubt)}, next_attempt_at = 'epoch',
@@ -207,7 +192,7 @@ public sealed partial class PostgresDeliveryStore : IDeliveryStore
     {
         ArgumentNullException.ThrowIfNull(match);
         var condition = LedgerTransitions.SqlCondition(LedgerOperation.ResetFailed, "state");
-        return _connections.RunAsync(async connection =>
+        return Connections.RunAsync(async connection =>
         {
             await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
             var ids = new List<long>();
@@ -236,11 +221,4 @@ public sealed partial class PostgresDeliveryStore : IDeliveryStore
         }, cancellationToken);
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        if (_ownsConnections)
-        {
-            await _connections.DisposeAsync().ConfigureAwait(false);
-        }
-    }
 }

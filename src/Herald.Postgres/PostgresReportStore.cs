@@ -9,48 +9,20 @@ namespace Herald.Postgres;
 /// Reports on PostgreSQL: aggregates computed by the server over the covering indexes of schema version 2, streams in
 /// byte order of the recipient id (<c>COLLATE "C"</c>). Cancellation cancels the running statement on the server.
 /// </summary>
-public sealed partial class PostgresReportStore : IReportStore
+public sealed partial class PostgresReportStore : PostgresStore, IReportStore
 {
     /// <summary>Memory a report query may sort or hash in before spilling to disk (the ledger in recipient order: a million rows).</summary>
     private const string WorkMem = "128MB";
 
-    private readonly PostgresConnections _connections;
-    private readonly bool _ownsConnections;
-
     public PostgresReportStore(PostgresConnections connections, bool ownsConnections)
+        : base(connections, ownsConnections)
     {
-        ArgumentNullException.ThrowIfNull(connections);
-        _connections = connections;
-        _ownsConnections = ownsConnections;
     }
-
-    /// <summary>Opens a pool for <paramref name="address"/> and migrates the schema.</summary>
-    public static async Task<PostgresReportStore> OpenAsync(PostgresAddress address, CancellationToken cancellationToken)
-    {
-        var store = new PostgresReportStore(PostgresConnections.Open(address), ownsConnections: true);
-        try
-        {
-            await store.MigrateAsync(cancellationToken).ConfigureAwait(false);
-            return store;
-        }
-        catch
-        {
-            await store.DisposeAsync().ConfigureAwait(false);
-            throw;
-        }
-    }
-
-    public Task MigrateAsync(CancellationToken cancellationToken) =>
-        _connections.GuardAsync(async () =>
-        {
-            await PostgresSchema.MigrateAsync(_connections.DataSource, cancellationToken).ConfigureAwait(false);
-            return 0;
-        });
 
     public Task SaveLinksAsync(string campaignId, IReadOnlyList<LinkDefinition> links, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(links);
-        return _connections.RunAsync(async connection =>
+        return Connections.RunAsync(async connection =>
         {
             // Several senders of one campaign save the same catalogue as they start: an upsert, never delete-then-insert
             // (two of those at once collide on the key of the rows the other inserted).
@@ -81,7 +53,7 @@ public sealed partial class PostgresReportStore : IReportStore
     }
 
     public Task<IReadOnlyList<LinkDefinition>> GetLinksAsync(string campaignId, CancellationToken cancellationToken) =>
-        _connections.RunAsync<IReadOnlyList<LinkDefinition>>(async connection =>
+        Connections.RunAsync<IReadOnlyList<LinkDefinition>>(async connection =>
         {
             await using var command = new NpgsqlCommand("SELECT link, label, static_target FROM report_links WHERE campaign = $1 ORDER BY link", connection);
             command.Parameters.Add(new NpgsqlParameter { Value = campaignId });
@@ -96,7 +68,7 @@ public sealed partial class PostgresReportStore : IReportStore
         }, cancellationToken);
 
     public Task<IReadOnlyList<CampaignListing>> ListCampaignsAsync(CancellationToken cancellationToken) =>
-        _connections.RunAsync<IReadOnlyList<CampaignListing>>(async connection =>
+        Connections.RunAsync<IReadOnlyList<CampaignListing>>(async connection =>
         {
             // Campaigns of the events by a skip scan over the leading index column (one probe per campaign), then the
             // cheap counts per campaign, each an index range.
@@ -133,7 +105,7 @@ public sealed partial class PostgresReportStore : IReportStore
         }, cancellationToken);
 
     public Task<DeliveryFacts?> GetDeliveryAsync(string campaignId, CancellationToken cancellationToken) =>
-        _connections.RunAsync<DeliveryFacts?>(async connection =>
+        Connections.RunAsync<DeliveryFacts?>(async connection =>
         {
             await using var batch = new NpgsqlBatch(connection)
             {
@@ -225,18 +197,11 @@ public sealed partial class PostgresReportStore : IReportStore
         }
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        if (_ownsConnections)
-        {
-            await _connections.DisposeAsync().ConfigureAwait(false);
-        }
-    }
 
     /// <summary>A pooled connection with room to sort a campaign's recipients in memory.</summary>
     private async Task<NpgsqlConnection> OpenAsync(CancellationToken cancellationToken)
     {
-        var connection = await _connections.DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        var connection = await Connections.DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             await using var command = new NpgsqlCommand($"SET work_mem = '{WorkMem}'", connection);
@@ -251,14 +216,14 @@ public sealed partial class PostgresReportStore : IReportStore
     }
 
     private Task<T> RunAsync<T>(Func<NpgsqlConnection, Task<T>> work, CancellationToken cancellationToken) =>
-        _connections.GuardAsync(async () =>
+        Connections.GuardAsync(async () =>
         {
             await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
             return await work(connection).ConfigureAwait(false);
         });
 
     private IAsyncEnumerable<T> Stream<T>(IAsyncEnumerable<T> source, CancellationToken cancellationToken) =>
-        StoreErrors.Guard(source, _connections.Map, cancellationToken);
+        StoreErrors.Guard(source, Connections.Map, cancellationToken);
 
     private static void AddWindow(NpgsqlCommand command, EventWindow window)
     {

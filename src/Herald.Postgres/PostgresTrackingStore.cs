@@ -10,43 +10,12 @@ namespace Herald.Postgres;
 /// Tracking events and the suppression list on PostgreSQL, beside the ledger in the same database, shared by any
 /// number of tracking servers. Appends are one array insert per batch, idempotent per event id.
 /// </summary>
-public sealed class PostgresTrackingStore : ITrackingStore
+public sealed class PostgresTrackingStore : PostgresStore, ITrackingStore
 {
-    private readonly PostgresConnections _connections;
-    private readonly bool _ownsConnections;
-
     public PostgresTrackingStore(PostgresConnections connections, bool ownsConnections)
+        : base(connections, ownsConnections)
     {
-        ArgumentNullException.ThrowIfNull(connections);
-        _connections = connections;
-        _ownsConnections = ownsConnections;
     }
-
-    /// <summary>The store address as it may be printed.</summary>
-    public string Display => _connections.Display;
-
-    /// <summary>Opens a pool for <paramref name="address"/> and migrates the schema.</summary>
-    public static async Task<PostgresTrackingStore> OpenAsync(PostgresAddress address, CancellationToken cancellationToken)
-    {
-        var store = new PostgresTrackingStore(PostgresConnections.Open(address), ownsConnections: true);
-        try
-        {
-            await store.MigrateAsync(cancellationToken).ConfigureAwait(false);
-            return store;
-        }
-        catch
-        {
-            await store.DisposeAsync().ConfigureAwait(false);
-            throw;
-        }
-    }
-
-    public Task MigrateAsync(CancellationToken cancellationToken) =>
-        _connections.GuardAsync(async () =>
-        {
-            await PostgresSchema.MigrateAsync(_connections.DataSource, cancellationToken).ConfigureAwait(false);
-            return 0;
-        });
 
     public Task<int> AppendEventsAsync(IReadOnlyList<TrackingEvent> events, CancellationToken cancellationToken)
     {
@@ -56,7 +25,7 @@ public sealed class PostgresTrackingStore : ITrackingStore
             return Task.FromResult(0);
         }
 
-        return _connections.RunAsync(async connection =>
+        return Connections.RunAsync(async connection =>
         {
             await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
             int added;
@@ -127,11 +96,11 @@ public sealed class PostgresTrackingStore : ITrackingStore
     }
 
     public IAsyncEnumerable<TrackingEvent> ReadEventsAsync(string campaignId, CancellationToken cancellationToken) =>
-        StoreErrors.Guard(ReadEventsCoreAsync(campaignId, cancellationToken), _connections.Map, cancellationToken);
+        StoreErrors.Guard(ReadEventsCoreAsync(campaignId, cancellationToken), Connections.Map, cancellationToken);
 
     private async IAsyncEnumerable<TrackingEvent> ReadEventsCoreAsync(string campaignId, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        await using var connection = await _connections.DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var connection = await Connections.DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var command = new NpgsqlCommand("""
             SELECT id, at, kind, recipient, link, target, method, user_agent, client_net, flags
             FROM tracking_events WHERE campaign = $1 ORDER BY recipient COLLATE "C", at, id
@@ -157,7 +126,7 @@ public sealed class PostgresTrackingStore : ITrackingStore
 
     public Task<EventCounts> GetEventCountsAsync(string campaignId, CancellationToken cancellationToken)
     {
-        return _connections.RunAsync(async connection =>
+        return Connections.RunAsync(async connection =>
         {
             await using var command = new NpgsqlCommand("""
                 SELECT COUNT(*) FILTER (WHERE kind = 1), COUNT(*) FILTER (WHERE kind = 2), COUNT(*) FILTER (WHERE kind = 3)
@@ -172,7 +141,7 @@ public sealed class PostgresTrackingStore : ITrackingStore
 
     public Task<IReadOnlyList<string>> ListEventCampaignsAsync(CancellationToken cancellationToken)
     {
-        return _connections.RunAsync<IReadOnlyList<string>>(async connection =>
+        return Connections.RunAsync<IReadOnlyList<string>>(async connection =>
         {
             await using var command = new NpgsqlCommand("SELECT campaign FROM (SELECT DISTINCT campaign FROM tracking_events) c ORDER BY campaign COLLATE \"C\"", connection);
             var result = new List<string>();
@@ -194,7 +163,7 @@ public sealed class PostgresTrackingStore : ITrackingStore
             return Task.FromResult<IReadOnlySet<string>>(new HashSet<string>(StringComparer.Ordinal));
         }
 
-        return _connections.RunAsync<IReadOnlySet<string>>(async connection =>
+        return Connections.RunAsync<IReadOnlySet<string>>(async connection =>
         {
             var byKey = SuppressionKeys.ByKey(normalizedEmails);
             await using var command = new NpgsqlCommand("SELECT email FROM suppressions WHERE email = ANY($1)", connection);
@@ -221,7 +190,7 @@ public sealed class PostgresTrackingStore : ITrackingStore
             return Task.FromResult(0);
         }
 
-        return _connections.RunAsync(connection => InsertSuppressionsAsync(connection, null, entries, cancellationToken), cancellationToken);
+        return Connections.RunAsync(connection => InsertSuppressionsAsync(connection, null, entries, cancellationToken), cancellationToken);
     }
 
     private static async Task<int> InsertSuppressionsAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, IReadOnlyList<SuppressionEntry> entries, CancellationToken cancellationToken)
@@ -247,7 +216,7 @@ public sealed class PostgresTrackingStore : ITrackingStore
 
     public Task<bool> RemoveSuppressionAsync(string normalizedEmail, CancellationToken cancellationToken)
     {
-        return _connections.RunAsync(async connection =>
+        return Connections.RunAsync(async connection =>
         {
             await using var command = new NpgsqlCommand("DELETE FROM suppressions WHERE email = $1", connection);
             command.Parameters.Add(new NpgsqlParameter { Value = EmailAddress.ComparisonKey(normalizedEmail) });
@@ -256,11 +225,11 @@ public sealed class PostgresTrackingStore : ITrackingStore
     }
 
     public IAsyncEnumerable<SuppressionEntry> ListSuppressionsAsync(CancellationToken cancellationToken) =>
-        StoreErrors.Guard(ListSuppressionsCoreAsync(cancellationToken), _connections.Map, cancellationToken);
+        StoreErrors.Guard(ListSuppressionsCoreAsync(cancellationToken), Connections.Map, cancellationToken);
 
     private async IAsyncEnumerable<SuppressionEntry> ListSuppressionsCoreAsync([EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        await using var connection = await _connections.DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var connection = await Connections.DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var command = new NpgsqlCommand("SELECT email, reason, campaign, at FROM suppressions ORDER BY email COLLATE \"C\"", connection);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
@@ -274,11 +243,4 @@ public sealed class PostgresTrackingStore : ITrackingStore
         }
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        if (_ownsConnections)
-        {
-            await _connections.DisposeAsync().ConfigureAwait(false);
-        }
-    }
 }

@@ -113,7 +113,7 @@ public sealed partial class TokenSigner
         }
 
         ReadOnlySpan<byte> rest = payload[(2 + ReturnPathKeyIdLength + 4)..];
-        if (!TryReadVarint64(ref rest, out var row) || !rest.IsEmpty || row > long.MaxValue)
+        if (!TryReadVarint(ref rest, 9, out var row) || !rest.IsEmpty || row > long.MaxValue)
         {
             return false;
         }
@@ -126,39 +126,4 @@ public sealed partial class TokenSigner
     private CampaignHashEntry? _lastCampaign;
 
     private sealed record CampaignHashEntry(string Id, uint Hash);
-
-    private static int WriteVarint(Span<byte> buffer, ulong value)
-    {
-        var pos = 0;
-        while (value >= 0x80)
-        {
-            buffer[pos++] = (byte)(value | 0x80);
-            value >>= 7;
-        }
-
-        buffer[pos++] = (byte)value;
-        return pos;
-    }
-
-    private static bool TryReadVarint64(ref ReadOnlySpan<byte> span, out ulong value)
-    {
-        value = 0;
-        for (var shift = 0; shift < 63; shift += 7)
-        {
-            if (span.IsEmpty)
-            {
-                return false;
-            }
-
-            var b = span[0];
-            span = span[1..];
-            value |= (ulong)(b & 0x7F) << shift;
-            if ((b & 0x80) == 0)
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
 }

@@ -287,7 +287,7 @@ public sealed partial class TokenSigner
         return pos + Encoding.UTF8.GetBytes(value, buffer[pos..]);
     }
 
-    private static int WriteVarint(Span<byte> buffer, uint value)
+    private static int WriteVarint(Span<byte> buffer, ulong value)
     {
         var pos = 0;
         while (value >= 0x80)
@@ -300,10 +300,19 @@ public sealed partial class TokenSigner
         return pos;
     }
 
+    /// <summary>A 32-bit varint: at most 5 bytes.</summary>
     private static bool TryReadVarint(ref ReadOnlySpan<byte> span, out uint value)
     {
+        var read = TryReadVarint(ref span, 5, out var wide);
+        value = (uint)wide;
+        return read;
+    }
+
+    /// <summary>A varint of at most <paramref name="maxBytes"/> bytes (5 for 32-bit values, 9 for 63-bit ones).</summary>
+    private static bool TryReadVarint(ref ReadOnlySpan<byte> span, int maxBytes, out ulong value)
+    {
         value = 0;
-        for (var shift = 0; shift < 35; shift += 7)
+        for (var shift = 0; shift < maxBytes * 7; shift += 7)
         {
             if (span.IsEmpty)
             {
@@ -312,7 +321,7 @@ public sealed partial class TokenSigner
 
             var b = span[0];
             span = span[1..];
-            value |= (uint)(b & 0x7F) << shift;
+            value |= (ulong)(b & 0x7F) << shift;
             if ((b & 0x80) == 0)
             {
                 return true;
