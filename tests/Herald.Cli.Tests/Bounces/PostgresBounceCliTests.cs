@@ -1,4 +1,5 @@
 using Herald.Postgres;
+using Herald.Cli.Tests.Postgres;
 using Npgsql;
 
 namespace Herald.Cli.Tests.Bounces;
@@ -7,31 +8,20 @@ namespace Herald.Cli.Tests.Bounces;
 public sealed class PostgresBounceCliTests : IAsyncLifetime
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("herald-pg-bounces-").FullName;
-    private string _database = "";
+    private SharedTestDatabase _db = null!;
 
-    private static PostgresAddress Server
-    {
-        get
-        {
-            var value = Environment.GetEnvironmentVariable("HERALD_TEST_PG");
-            return string.IsNullOrWhiteSpace(value)
-                ? throw new InvalidOperationException("HERALD_TEST_PG is not set: run `source .ci/postgres.sh` first (it starts a private PostgreSQL and exports HERALD_TEST_PG and PGPASSWORD).")
-                : PostgresAddress.Parse(value);
-        }
-    }
+    private string Db => _db.Address;
 
-    private string Db => (Server with { Database = _database }).ToString();
+    private PostgresAddress Server => PostgresAddress.Parse(_db.Address);
 
     public async ValueTask InitializeAsync()
     {
-        _database = $"herald_test_{Guid.NewGuid():N}"[..28];
-        await ExecuteAsync($"CREATE DATABASE {_database}");
+        _db = await SharedTestDatabase.CreateAsync(TestContext.Current.CancellationToken);
     }
 
     public async ValueTask DisposeAsync()
     {
-        NpgsqlConnection.ClearAllPools();
-        await ExecuteAsync($"DROP DATABASE IF EXISTS {_database} WITH (FORCE)");
+        await _db.DisposeAsync();
         Directory.Delete(_dir, recursive: true);
     }
 
@@ -46,7 +36,7 @@ public sealed class PostgresBounceCliTests : IAsyncLifetime
         Assert.True(send.Exit == 0, send.Out + send.Error);
         Assert.Contains("synchronous bounces: 1 hard, 0 soft; 1 address(es) newly suppressed", send.Out, StringComparison.Ordinal);
         long row;
-        await using (var ledger = new PostgresDeliveryStore(PostgresConnections.Open(Server with { Database = _database }), ownsConnections: true))
+        await using (var ledger = new PostgresDeliveryStore(PostgresConnections.Open(Server), ownsConnections: true))
         {
             row = -1;
             await foreach (var record in ledger.ReadRecipientsAsync(SentCampaign.CampaignId, TestContext.Current.CancellationToken))
@@ -89,13 +79,5 @@ public sealed class PostgresBounceCliTests : IAsyncLifetime
         Assert.Contains("user4@example.com,bounced,crash-test,", list.Out, StringComparison.Ordinal);
         var (_, output, _) = await listen.StopAsync(TimeSpan.FromSeconds(10));
         Assert.Contains($"accepting mail for: {SentCampaign.Domain}", output, StringComparison.Ordinal);
-    }
-
-    private static async Task ExecuteAsync(string sql)
-    {
-        await using var connection = new NpgsqlConnection(Server.ToConnectionString(Server.ResolvePassword()));
-        await connection.OpenAsync(CancellationToken.None);
-        await using var command = new NpgsqlCommand(sql, connection);
-        await command.ExecuteNonQueryAsync(CancellationToken.None);
     }
 }

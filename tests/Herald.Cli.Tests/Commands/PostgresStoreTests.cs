@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Herald.Postgres;
+using Herald.Cli.Tests.Postgres;
 using Npgsql;
 
 namespace Herald.Cli.Tests.Commands;
@@ -11,42 +12,23 @@ namespace Herald.Cli.Tests.Commands;
 public sealed class PostgresStoreTests : IAsyncLifetime
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("herald-pg-cli-").FullName;
-    private string _database = "";
+    private SharedTestDatabase _db = null!;
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private static PostgresAddress Server
-    {
-        get
-        {
-            var value = Environment.GetEnvironmentVariable("HERALD_TEST_PG");
-            return string.IsNullOrWhiteSpace(value)
-                ? throw new InvalidOperationException("HERALD_TEST_PG is not set: run `source .ci/postgres.sh` first (it starts a private PostgreSQL and exports HERALD_TEST_PG and PGPASSWORD).")
-                : PostgresAddress.Parse(value);
-        }
-    }
+    private string Db => _db.Address;
 
-    private string Db => (Server with { Database = _database }).ToString();
+    private PostgresAddress Server => PostgresAddress.Parse(_db.Address);
 
     public async ValueTask InitializeAsync()
     {
-        _database = $"herald_test_{Guid.NewGuid():N}"[..28];
-        await ExecuteAsync($"CREATE DATABASE {_database}");
+        _db = await SharedTestDatabase.CreateAsync(TestContext.Current.CancellationToken);
     }
 
     public async ValueTask DisposeAsync()
     {
-        NpgsqlConnection.ClearAllPools();
-        await ExecuteAsync($"DROP DATABASE IF EXISTS {_database} WITH (FORCE)");
+        await _db.DisposeAsync();
         Directory.Delete(_dir, recursive: true);
-    }
-
-    private static async Task ExecuteAsync(string sql)
-    {
-        await using var connection = new NpgsqlConnection(Server.ToConnectionString(Server.ResolvePassword()));
-        await connection.OpenAsync(CancellationToken.None);
-        await using var command = new NpgsqlCommand(sql, connection);
-        await command.ExecuteNonQueryAsync(CancellationToken.None);
     }
 
     [Fact]
@@ -110,7 +92,7 @@ public sealed class PostgresStoreTests : IAsyncLifetime
     public async Task A_password_in_the_address_is_refused_without_being_echoed()
     {
         var campaign = HeraldProcess.WriteCampaign(Path.Combine(_dir, "c"), 2, 1, 1);
-        var address = $"postgresql://{Server.Username}:Sup3rSecretValue@{Server.Hosts[0].Host}:{Server.Hosts[0].Port}/{_database}";
+        var address = $"postgresql://{Server.Username}:Sup3rSecretValue@{Server.Hosts[0].Host}:{Server.Hosts[0].Port}/{_db.Name}";
 
         var result = await HeraldProcess.RunAsync("status", campaign, "--db", address);
 
@@ -129,7 +111,7 @@ public sealed class PostgresStoreTests : IAsyncLifetime
 
         Assert.Equal(1, result.Exit);
         Assert.Contains("no store found", result.Error + result.Out, StringComparison.Ordinal);
-        await using var connection = new NpgsqlConnection((Server with { Database = _database }).ToConnectionString(Server.ResolvePassword()));
+        await using var connection = _db.Open();
         await connection.OpenAsync(Ct);
         await using var command = new NpgsqlCommand("SELECT to_regclass('recipients') IS NULL", connection);
         Assert.Equal(true, await command.ExecuteScalarAsync(Ct));
@@ -144,7 +126,7 @@ public sealed class PostgresStoreTests : IAsyncLifetime
         var result = await HeraldProcess.RunInAsync(null, env, HeraldProcess.Bound, "status", campaign, "--db", Db);
 
         Assert.NotEqual(0, result.Exit);
-        Assert.Contains(_database, result.Error + result.Out, StringComparison.Ordinal);
+        Assert.Contains(_db.Name, result.Error + result.Out, StringComparison.Ordinal);
         Assert.DoesNotContain("Wr0ngPasswordValue", result.Error + result.Out, StringComparison.Ordinal);
         Assert.DoesNotContain("   at ", result.Error, StringComparison.Ordinal);
     }
