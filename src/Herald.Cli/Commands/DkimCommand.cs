@@ -61,8 +61,9 @@ internal static class DkimCommand
         output.WriteLine($"wrote {outFile} ({key.AlgorithmTag}{(algorithm == DkimAlgorithm.RsaSha256 ? $", {key.Bits} bits" : "")}, mode 0600)");
         output.WriteLine("publish this DNS TXT record:");
         output.WriteLine(DkimDnsRecord.ZoneLine(checkedSelector, checkedDomain, key.DnsRecordText));
+        // The campaign resolves key: against its own folder, not the folder keygen ran in: the full path works wherever it is pasted.
         output.WriteLine("then in the campaign file:");
-        output.WriteLine($"dkim: {{ domain: {checkedDomain}, selector: {checkedSelector}, key: {outFile}, algorithm: {key.AlgorithmTag} }}");
+        output.WriteLine($"dkim: {{ domain: {checkedDomain}, selector: {checkedSelector}, key: {path}, algorithm: {key.AlgorithmTag} }}");
         return CliRunner.Ok;
     }
 

@@ -73,7 +73,8 @@ internal static class TestSend
         var results = await TestSender.SendAsync(campaign, Build, seeds, cancellationToken).ConfigureAwait(false);
         foreach (var result in results)
         {
-            var reply = $"{result.Code} {result.Text}".Trim();
+            // The reply text is the relay's whole line, its code included.
+            var reply = result.Text.Length > 0 ? result.Text : $"{result.Code}";
             output.WriteLine(result.Kind switch
             {
                 AttemptKind.Delivered => $"{result.Address}: accepted by relay {result.Relay} ({reply})",

@@ -61,7 +61,7 @@ public static class TestSender
                     var result = await connection.SendAsync(message, sender, new MailboxAddress((string?)null, address)).ConfigureAwait(false);
                     if (result.Kind == AttemptKind.Retry)
                     {
-                        lastError = $"relay {relay.Name}: {result.Code} {result.Text}".Trim();
+                        lastError = $"relay {relay.Name}: {(result.Text.Length > 0 ? result.Text : result.Code)}";
                         next.Add(address);
                         continue;
                     }

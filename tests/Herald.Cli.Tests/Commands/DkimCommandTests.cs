@@ -14,6 +14,8 @@ public class DkimCommandTests
         Assert.True(first.Exit == 0, first.Error);
         Assert.Contains("s1._domainkey.shop.example.com IN TXT \"v=DKIM1; k=rsa; p=MIIB", first.Out, StringComparison.Ordinal);
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(key));
+        // The snippet names the key by its full path: a campaign resolves key: against its own folder.
+        Assert.Contains($"key: {Path.GetFullPath(key)}, algorithm: rsa-sha256", first.Out, StringComparison.Ordinal);
 
         var pem = File.ReadAllText(key);
         Assert.StartsWith("-----BEGIN PRIVATE KEY-----", pem, StringComparison.Ordinal);

@@ -29,6 +29,9 @@ public sealed class TestSendCommandTests : IDisposable
             var run = await HeraldProcess.RunAsync("send", campaign, "--to", "seed1@inbox.example, Seed2@Inbox.example", "--as", recipientId);
             Assert.True(run.Exit == 0, run.Out + run.Error);
             Assert.Contains("seed1@inbox.example: accepted by relay 127.0.0.1:", run.Out, StringComparison.Ordinal);
+            // The relay's reply once, code included (it read "250 250 2.0.0 Ok" before).
+            Assert.DoesNotContain("(250 250", run.Out, StringComparison.Ordinal);
+            Assert.Contains("(250 ", run.Out, StringComparison.Ordinal);
             Assert.Contains("nothing is recorded", run.Out, StringComparison.Ordinal);
 
             var files = await WaitForFilesAsync(captured, 2);
