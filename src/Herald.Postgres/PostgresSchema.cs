@@ -9,7 +9,7 @@ namespace Herald.Postgres;
 /// </summary>
 internal static class PostgresSchema
 {
-    public const int Version = 4;
+    public const int Version = 5;
 
     // Any fixed 64-bit number, the same in every Herald: the lock that serializes migrations ("herald" in ASCII).
     private const long MigrationLock = 0x68_65_72_61_6c_64;
@@ -125,6 +125,14 @@ internal static class PostgresSchema
         CREATE INDEX IF NOT EXISTS tracking_events_by_kind_recipient ON tracking_events (campaign, kind, recipient COLLATE "C", at) INCLUDE (link, flags, target);
         CREATE INDEX IF NOT EXISTS tracking_events_by_kind_time ON tracking_events (campaign, kind, at) INCLUDE (flags);
         DROP INDEX IF EXISTS tracking_events_by_recipient;
+        """,
+
+        // Version 5: the claim's index. Claims take pending rows in id order; through (campaign, state, id) or the
+        // primary key the planner walks every row already finished below the first pending one (the LIMIT's estimate
+        // assumes pending rows are spread evenly), so each claim cost grew with the rows sent: O(n^2) per campaign.
+        // Only pending rows are in this index; a finished row leaves it.
+        """
+        CREATE INDEX IF NOT EXISTS ix_recipients_pending ON recipients (campaign, id) WHERE state = 0;
         """,
     ];
 
