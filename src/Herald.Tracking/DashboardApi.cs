@@ -29,6 +29,11 @@ internal static class DashboardApi
             }
 
             context.HttpContext.Response.Headers.CacheControl = "no-store";
+            if (DashboardEndpoints.ThrottleBearer(context.HttpContext, options.DashboardToken) is { } throttled)
+            {
+                return throttled;
+            }
+
             return DashboardAuth.IsAuthorized(context.HttpContext, options)
                 ? await next(context).ConfigureAwait(false)
                 : TypedResults.Problem(new ProblemDetails { Status = StatusCodes.Status401Unauthorized, Title = "Log in to the dashboard first" });

@@ -19,23 +19,36 @@ internal static class DashboardAuth
     private const int MacLength = 16;
     private static readonly byte[] SessionLabel = "herald-dashboard-session-v2"u8.ToArray();
 
-    public static bool IsAuthorized(HttpContext context, TrackingServerOptions options)
+    public static bool IsAuthorized(HttpContext context, TrackingServerOptions options) => Check(context, options) == Access.Granted;
+
+    /// <summary>
+    /// Whether the request may see the dashboard, and if not whether it guessed a token (a wrong bearer token, which
+    /// counts as a failed login) or merely has no valid session.
+    /// </summary>
+    public static Access Check(HttpContext context, TrackingServerOptions options)
     {
         var expected = options.DashboardToken;
         if (expected is null)
         {
-            return false;
+            return Access.NoSession;
         }
 
-        string? authorization = context.Request.Headers.Authorization;
-        if (authorization is not null && authorization.StartsWith("Bearer ", StringComparison.Ordinal)
-            && TokenMatches(authorization["Bearer ".Length..], expected))
+        if (BearerToken(context) is { } bearer)
         {
-            return true;
+            return TokenMatches(bearer, expected) ? Access.Granted : Access.WrongToken;
         }
 
         return context.Request.Cookies.TryGetValue(CookieName, out var cookie) && cookie is not null
-            && SessionIsValid(cookie, expected, options.Time.GetUtcNow());
+            && SessionIsValid(cookie, expected, options.Time.GetUtcNow())
+            ? Access.Granted
+            : Access.NoSession;
+    }
+
+    /// <summary>The token of an <c>Authorization: Bearer</c> header; null without one.</summary>
+    public static string? BearerToken(HttpContext context)
+    {
+        string? authorization = context.Request.Headers.Authorization;
+        return authorization is not null && authorization.StartsWith("Bearer ", StringComparison.Ordinal) ? authorization["Bearer ".Length..] : null;
     }
 
     /// <summary>Equal-time comparison of the given token with the configured one (hashed first, so lengths leak nothing).</summary>
@@ -75,8 +88,17 @@ internal static class DashboardAuth
     }
 }
 
+/// <summary>What <see cref="DashboardAuth.Check"/> found.</summary>
+internal enum Access
+{
+    Granted,
+    NoSession,
+    WrongToken,
+}
+
 /// <summary>
-/// Failed dashboard logins per client address: past the allowed failures within the window, further attempts are
+/// Failed dashboard logins per client address (the login form, wrong bearer tokens on the API and on a private
+/// <c>/metrics</c>): past the allowed failures within the window, further attempts are
 /// refused (429) until the oldest failure ages out, so the token cannot be guessed at network speed. Memory is bounded:
 /// when too many clients are tracked the stalest entries are dropped.
 /// </summary>

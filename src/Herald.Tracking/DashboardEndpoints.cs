@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace Herald.Tracking;
@@ -60,12 +61,8 @@ internal static partial class DashboardEndpoints
         }
 
         var client = context.Connection.RemoteIpAddress;
-        var network = ClientNetwork.Truncate(client) ?? "unknown";
-        if (throttle.RetryAfter(client) is { } wait)
+        if (IsThrottled(context, metrics, throttle, logger))
         {
-            metrics.LoginThrottled();
-            LogThrottled(logger, network);
-            context.Response.Headers.RetryAfter = Math.Ceiling(wait.TotalSeconds).ToString(System.Globalization.CultureInfo.InvariantCulture);
             return TypedResults.Content(DashboardPage.Login("Too many failed attempts. Wait a few minutes and try again."), "text/html; charset=utf-8",
                 Encoding.UTF8, StatusCodes.Status429TooManyRequests);
         }
@@ -89,9 +86,7 @@ internal static partial class DashboardEndpoints
 
         if (given is null || !DashboardAuth.TokenMatches(given, options.DashboardToken!))
         {
-            throttle.Failed(client);
-            metrics.LoginFailed();
-            LogFailed(logger, network);
+            Failed(context, metrics, throttle, logger);
             return TypedResults.Content(DashboardPage.Login("Wrong token."), "text/html; charset=utf-8", Encoding.UTF8, StatusCodes.Status401Unauthorized);
         }
 
@@ -125,6 +120,64 @@ internal static partial class DashboardEndpoints
 
         context.Response.Headers.CacheControl = "no-cache";
         return TypedResults.Content(asset.Content, asset.ContentType);
+    }
+
+    /// <summary>
+    /// True (and Retry-After set, counted and logged) while the client has used up its failed attempts. Every way of
+    /// presenting a token asks this first and refuses even the right token then, so a guesser cannot tell a hit.
+    /// </summary>
+    internal static bool IsThrottled(HttpContext context, TrackingMetrics metrics, LoginThrottle throttle, ILogger<DashboardLogins> logger)
+    {
+        var client = context.Connection.RemoteIpAddress;
+        if (throttle.RetryAfter(client) is not { } wait)
+        {
+            return false;
+        }
+
+        metrics.LoginThrottled();
+        LogThrottled(logger, ClientNetwork.Truncate(client) ?? "unknown");
+        context.Response.Headers.RetryAfter = Math.Ceiling(wait.TotalSeconds).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return true;
+    }
+
+    /// <summary>A wrong token, from the login form or as a bearer token: throttled per client, counted and logged (never the token).</summary>
+    internal static void Failed(HttpContext context, TrackingMetrics metrics, LoginThrottle throttle, ILogger<DashboardLogins> logger)
+    {
+        var client = context.Connection.RemoteIpAddress;
+        throttle.Failed(client);
+        metrics.LoginFailed();
+        LogFailed(logger, ClientNetwork.Truncate(client) ?? "unknown");
+    }
+
+    /// <summary>
+    /// Bearer tokens on the API and on a private <c>/metrics</c> are guesses like the login form's: a 429 while the
+    /// client is throttled (right token or wrong); otherwise null, and a wrong token is counted as a failed login
+    /// (the caller answers it 401 as before).
+    /// </summary>
+    internal static ProblemHttpResult? ThrottleBearer(HttpContext context, string? expected)
+    {
+        if (DashboardAuth.BearerToken(context) is not { } given)
+        {
+            return null;
+        }
+
+        var services = context.RequestServices;
+        var metrics = services.GetRequiredService<TrackingMetrics>();
+        var throttle = services.GetRequiredService<LoginThrottle>();
+        var logger = services.GetRequiredService<ILogger<DashboardLogins>>();
+        if (IsThrottled(context, metrics, throttle, logger))
+        {
+            return TypedResults.Problem(new ProblemDetails { Status = StatusCodes.Status429TooManyRequests, Title = "Too many failed attempts" });
+        }
+
+        if (expected is not null && DashboardAuth.TokenMatches(given, expected))
+        {
+            throttle.Succeeded(context.Connection.RemoteIpAddress);
+            return null;
+        }
+
+        Failed(context, metrics, throttle, logger);
+        return null;
     }
 
     internal static bool IsEnabled(TrackingServerOptions options) => options.DashboardToken is not null && options.Reports is not null;

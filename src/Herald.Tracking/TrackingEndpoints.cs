@@ -166,13 +166,16 @@ internal static class TrackingEndpoints
     }
 
     /// <summary>Prometheus text; with a metrics token configured, only for <c>Authorization: Bearer TOKEN</c>.</summary>
-    public static Results<ContentHttpResult, UnauthorizedHttpResult> Metrics(HttpContext context, TrackingServerOptions options, PrometheusExporter exporter)
+    public static Results<ContentHttpResult, UnauthorizedHttpResult, ProblemHttpResult> Metrics(HttpContext context, TrackingServerOptions options, PrometheusExporter exporter)
     {
         if (options.MetricsToken is { } token)
         {
-            string? authorization = context.Request.Headers.Authorization;
-            if (authorization is null || !authorization.StartsWith("Bearer ", StringComparison.Ordinal)
-                || !DashboardAuth.TokenMatches(authorization["Bearer ".Length..], token))
+            if (DashboardEndpoints.ThrottleBearer(context, token) is { } throttled)
+            {
+                return throttled;
+            }
+
+            if (DashboardAuth.BearerToken(context) is not { } given || !DashboardAuth.TokenMatches(given, token))
             {
                 context.Response.Headers.WWWAuthenticate = "Bearer realm=\"metrics\"";
                 return TypedResults.Unauthorized();

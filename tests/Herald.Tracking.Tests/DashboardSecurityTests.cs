@@ -86,6 +86,40 @@ public sealed class DashboardSecurityTests
     }
 
     [Fact]
+    public async Task Wrong_bearer_tokens_on_the_api_and_metrics_are_failed_logins_too()
+    {
+        var logs = new ConcurrentQueue<string>();
+        await using var server = await ServerHarness.StartAsync(dashboardToken: Token, configure: o => With(o, failures: 3, metricsToken: "metrics-secret-9"),
+            logging: l => l.AddProvider(new CapturingLoggerProvider(logs)));
+
+        for (var i = 0; i < 2; i++)
+        {
+            using var wrong = await server.Client.SendAsync(Bearer("/api/campaigns", "guess-" + i), Ct);
+            Assert.Equal(HttpStatusCode.Unauthorized, wrong.StatusCode);
+        }
+
+        using var wrongMetrics = await server.Client.SendAsync(Bearer("/metrics", "guess-m"), Ct);
+        Assert.Equal(HttpStatusCode.Unauthorized, wrongMetrics.StatusCode);
+
+        // The allowance is shared by every way of presenting a token; past it even the right one waits.
+        using var blocked = await server.Client.SendAsync(Bearer("/api/campaigns"), Ct);
+        Assert.Equal(HttpStatusCode.TooManyRequests, blocked.StatusCode);
+        Assert.True(blocked.Headers.RetryAfter?.Delta > TimeSpan.Zero);
+        using var blockedForm = await server.Client.PostAsync("/login", Form(Token), Ct);
+        Assert.Equal(HttpStatusCode.TooManyRequests, blockedForm.StatusCode);
+
+        using var other = OtherClient(server, IPAddress.Parse("127.0.0.2"));
+        using var ok = await other.SendAsync(Bearer("/api/campaigns"), Ct);
+        Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
+        using var metricsRequest = Bearer("/metrics", "metrics-secret-9");
+        var metrics = await (await other.SendAsync(metricsRequest, Ct)).Content.ReadAsStringAsync(Ct);
+        Assert.Contains("herald_dashboard_login_failures_total 3", metrics, StringComparison.Ordinal);
+        Assert.Contains("herald_dashboard_logins_throttled_total 2", metrics, StringComparison.Ordinal);
+        Assert.Equal(3, logs.Count(l => l.Contains("dashboard login failed from 127.0.0.0/24", StringComparison.Ordinal)));
+        Assert.DoesNotContain(logs, l => l.Contains("guess-", StringComparison.Ordinal) || l.Contains(Token, StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task The_session_cookie_expires_and_cannot_be_extended_by_the_client()
     {
         var clock = new Clock();
@@ -148,10 +182,10 @@ public sealed class DashboardSecurityTests
         MetricsToken = metricsToken ?? o.MetricsToken,
     };
 
-    internal static HttpRequestMessage Bearer(string path)
+    internal static HttpRequestMessage Bearer(string path, string token = Token)
     {
         var request = new HttpRequestMessage(HttpMethod.Get, path);
-        request.Headers.Authorization = new("Bearer", Token);
+        request.Headers.Authorization = new("Bearer", token);
         return request;
     }
 
