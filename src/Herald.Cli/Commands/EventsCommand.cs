@@ -24,7 +24,7 @@ internal static class EventsCommand
         };
         format.AcceptOnlyFromAmong("csv", "jsonl");
         var export = new Command("export", "Write every event (recipient, link, time, flags) to standard output, oldest first.") { since, format };
-        options.AddTo(export);
+        options.AddTo(export, engagement: false);
         export.SetAction((result, ct) => CliRunner.RunAsync(async () =>
         {
             var from = ReportOptions.ParseTime(result, since);
@@ -48,7 +48,7 @@ internal static class EventsCommand
                     }
 
                     return CliRunner.Ok;
-                }).ConfigureAwait(false);
+                }, streaming: true).ConfigureAwait(false);
             }
         }));
         return new Command("events", "Work with the raw tracking events of a campaign.") { export };

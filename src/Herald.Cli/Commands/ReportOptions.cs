@@ -26,12 +26,16 @@ internal sealed class ReportOptions
         DefaultValueFactory = _ => EngagementOptions.DefaultMaxEventsPerRecipient,
     };
 
-    public void AddTo(Command command)
+    /// <param name="engagement">False for commands that classify nothing (the raw events export): no bot threshold.</param>
+    public void AddTo(Command command, bool engagement = true)
     {
         command.Add(Campaign);
         command.Add(Db);
         command.Add(Timeout);
-        command.Add(MaxEventsPerRecipient);
+        if (engagement)
+        {
+            command.Add(MaxEventsPerRecipient);
+        }
     }
 
     public static DateTimeOffset? ParseTime(ParseResult result, Option<string?> option)
@@ -75,7 +79,8 @@ internal sealed class ReportOptions
     }
 
     /// <summary>Runs <paramref name="work"/> under the time limit; the limit and Ctrl-C/SIGTERM both cancel the store's queries.</summary>
-    public static async Task<int> WithTimeLimitAsync(TimeSpan limit, CancellationToken stop, Func<CancellationToken, Task<int>> work)
+    /// <param name="streaming">True when <paramref name="work"/> writes as it goes: then what it wrote is cut short, not absent.</param>
+    public static async Task<int> WithTimeLimitAsync(TimeSpan limit, CancellationToken stop, Func<CancellationToken, Task<int>> work, bool streaming = false)
     {
         using var timeout = new CancellationTokenSource(limit);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(stop, timeout.Token);
@@ -85,7 +90,9 @@ internal sealed class ReportOptions
         }
         catch (OperationCanceledException) when (timeout.IsCancellationRequested && !stop.IsCancellationRequested)
         {
-            Console.Error.WriteLine($"error: stopped after {Durations.Format(limit)} (--timeout); nothing was written.");
+            Console.Error.WriteLine(streaming
+                ? $"error: stopped after {Durations.Format(limit)} (--timeout); the output is incomplete."
+                : $"error: stopped after {Durations.Format(limit)} (--timeout); nothing was written.");
             return CliRunner.Incomplete;
         }
     }

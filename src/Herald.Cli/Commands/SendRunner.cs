@@ -197,7 +197,7 @@ internal static class SendRunner
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"campaign {campaignId}: total={c.Total} sent={c.Sent} failed={c.Failed} in_doubt={c.InDoubt} skipped={c.Skipped} pending={c.Pending}"));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"this run: {progress.SentThisRun} sent in {progress.Elapsed.TotalSeconds:F1}s ({Rate(progress):F0}/s), {result.Commits} group commits"));
+            $"this run: {progress.SentThisRun} sent in {progress.Elapsed.TotalSeconds:F1}s ({(progress.Elapsed > TimeSpan.Zero ? progress.SentThisRun / progress.Elapsed.TotalSeconds : 0):F0}/s), {result.Commits} group commits"));
         if (progress.Lost > 0)
         {
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
