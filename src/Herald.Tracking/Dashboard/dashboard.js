@@ -89,17 +89,27 @@ const rate = (c, name) => c.human_rates ? c.human_rates[name] : null;
 let sort = { key: "last_event_at", dir: -1 };
 let overviewTimer = null;
 
-async function showOverview() {
+async function showOverview(refresh) {
   clearTimeout(overviewTimer);
-  const box = view();
-  box.replaceChildren(el("div", { class: "page-head" }, el("div", {}, el("h1", {}, "Campaigns"), el("div", { class: "sub", id: "overview-sub" }, "Loading…"))));
-  const card = el("div", { class: "card" }, el("div", { class: "empty" }, "Loading campaigns…"));
-  box.append(card);
+  let card = refresh ? document.querySelector("#overview-card") : null;
+  if (!card) {
+    const box = view();
+    box.replaceChildren(el("div", { class: "page-head" }, el("div", {}, el("h1", {}, "Campaigns"), el("div", { class: "sub", id: "overview-sub" }, "Loading…"))));
+    card = el("div", { class: "card", id: "overview-card" }, el("div", { class: "empty" }, "Loading campaigns…"));
+    box.append(card);
+  }
   try {
     const list = await api("/api/campaigns");
+    if (location.hash.startsWith("#/c/")) return;
     renderOverview(card, list);
-    // Rates of large campaigns are computed in the background: refresh while some are missing or a send runs.
-    if (list.some(c => !c.human_rates || c.status === "sending")) overviewTimer = setTimeout(() => { if (!location.hash.startsWith("#/c/")) showOverview(); }, 3000);
+    // Rates of large campaigns are computed in the background: refresh soon while some are missing or a send runs,
+    // else now and then (clicks keep arriving after a send), in place, and not while the tab is hidden.
+    const again = () => {
+      if (location.hash.startsWith("#/c/")) return;
+      if (document.visibilityState === "hidden") overviewTimer = setTimeout(again, 15000);
+      else showOverview(true);
+    };
+    overviewTimer = setTimeout(again, list.some(c => !c.human_rates || c.status === "sending") ? 3000 : 15000);
   } catch (e) {
     card.replaceChildren(el("div", { class: "empty error" }, "Cannot load the campaigns: " + e.message));
   }

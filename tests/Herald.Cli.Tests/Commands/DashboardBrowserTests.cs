@@ -184,6 +184,20 @@ public sealed partial class DashboardBrowserTests : IDisposable
             await page.GotoAsync(baseUrl + "/#/");
             await page.Locator("tr[data-campaign='spring'] td[data-rate='open_rate']").WaitForAsync();
             await Shot(page, "5-overview-after-send");
+
+            // The overview follows engagement that arrives later, in place, without a reload.
+            const string unsubscribeRate = "tr[data-campaign='spring'] td[data-rate='unsubscribe_rate']";
+            var shown = await page.InnerTextAsync(unsubscribeRate);
+            Assert.StartsWith("1.0%", shown, StringComparison.Ordinal);
+            await UnsubscribeAsync(delivered[7].Unsubscribe);
+            var overviewDeadline = DateTime.UtcNow + Bound;
+            while ((shown = await page.InnerTextAsync(unsubscribeRate)).StartsWith("1.0%", StringComparison.Ordinal))
+            {
+                Assert.True(DateTime.UtcNow < overviewDeadline, $"the overview still shows {shown} after a third unsubscribe");
+                await page.WaitForTimeoutAsync(250);
+            }
+
+            Assert.StartsWith("1.5%", shown, StringComparison.Ordinal);
             Assert.Empty(consoleErrors);
         }
         finally
