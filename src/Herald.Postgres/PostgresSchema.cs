@@ -9,7 +9,10 @@ namespace Herald.Postgres;
 /// </summary>
 internal static class PostgresSchema
 {
-    public const int Version = 4;
+    public const int Version = 5;
+
+    /// <summary>The version from which the report rollups exist and every writer keeps them.</summary>
+    public const int RollupsVersion = 5;
 
     // Any fixed 64-bit number, the same in every Herald: the lock that serializes migrations ("herald" in ASCII).
     private const long MigrationLock = 0x68_65_72_61_6c_64;
@@ -126,6 +129,10 @@ internal static class PostgresSchema
         CREATE INDEX IF NOT EXISTS tracking_events_by_kind_time ON tracking_events (campaign, kind, at) INCLUDE (flags);
         DROP INDEX IF EXISTS tracking_events_by_recipient;
         """,
+
+        // Version 5: the report rollups (see PostgresTrackingStore.Rollups), backfilled from the events already stored
+        // in this transaction.
+        PostgresRollups.Tables + PostgresRollups.Backfill,
     ];
 
     /// <summary>The schema version, 0 when the database has no Herald tables.</summary>
