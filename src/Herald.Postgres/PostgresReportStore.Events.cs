@@ -174,25 +174,24 @@ public sealed partial class PostgresReportStore
 
         return RunAsync<IReadOnlyList<BucketCount>>(async connection =>
         {
-            if (recipients is null && ReportRollups.OnWholeMinutes(edges) && await UsesRollupsAsync(connection, window, cancellationToken).ConfigureAwait(false))
-            {
-                return await CountMinutesByBucketAsync(connection, window, kind, edges, result, cancellationToken).ConfigureAwait(false);
-            }
-
-            // One pass over the kind's time range: width_bucket finds each event's bucket among the sorted edges.
+            // One pass over the kind's time range (or its minute rollup): width_bucket finds each event's bucket among the sorted edges.
+            var rollups = recipients is null && ReportRollups.OnWholeMinutes(edges) && await UsesRollupsAsync(connection, window, cancellationToken).ConfigureAwait(false);
             var who = recipients is null ? string.Empty : "AND recipient = ANY($6)";
-            await using var command = new NpgsqlCommand($"""
+            await using var command = rollups ? RollupBucketsCommand(connection, window, kind, edges) : new NpgsqlCommand($"""
                 SELECT width_bucket(at, $5) AS b, count(*), count(*) FILTER (WHERE flags = 0)
                 FROM tracking_events
                 WHERE kind = $4 AND {InWindow} AND at >= ($5)[1] AND at < ($5)[array_length($5, 1)] {who}
                 GROUP BY b
                 """, connection);
-            AddWindow(command, window);
-            command.Parameters.Add(new NpgsqlParameter { Value = (short)kind });
-            command.Parameters.Add(Array(edges.Select(e => e.ToUniversalTime()).ToArray(), NpgsqlDbType.TimestampTz));
-            if (recipients is not null)
+            if (!rollups)
             {
-                command.Parameters.Add(Array(recipients.ToArray(), NpgsqlDbType.Text));
+                AddWindow(command, window);
+                command.Parameters.Add(new NpgsqlParameter { Value = (short)kind });
+                command.Parameters.Add(Array(edges.Select(e => e.ToUniversalTime()).ToArray(), NpgsqlDbType.TimestampTz));
+                if (recipients is not null)
+                {
+                    command.Parameters.Add(Array(recipients.ToArray(), NpgsqlDbType.Text));
+                }
             }
 
             await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);

@@ -60,24 +60,13 @@ public sealed partial class PostgresReportStore
         GROUP BY 1
         """;
 
-    /// <summary>The buckets of <see cref="CountByBucketAsync"/> summed from the minute rollup (edges on whole minutes).</summary>
-    private static async Task<IReadOnlyList<BucketCount>> CountMinutesByBucketAsync(
-        NpgsqlConnection connection, EventWindow window, TrackingEventKind kind, IReadOnlyList<DateTimeOffset> edges, BucketCount[] result, CancellationToken cancellationToken)
+    /// <summary>The buckets of <see cref="CountByBucketAsync"/> from the minute rollup (edges on whole minutes), in its row shape.</summary>
+    private static NpgsqlCommand RollupBucketsCommand(NpgsqlConnection connection, EventWindow window, TrackingEventKind kind, IReadOnlyList<DateTimeOffset> edges)
     {
-        await using var command = new NpgsqlCommand(RollupBuckets, connection);
+        var command = new NpgsqlCommand(RollupBuckets, connection);
         command.Parameters.Add(new NpgsqlParameter { Value = window.CampaignId });
         command.Parameters.Add(new NpgsqlParameter { Value = (short)kind });
         command.Parameters.Add(Array(edges.Select(PostgresRollups.Minute).ToArray(), NpgsqlDbType.Bigint));
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-        {
-            var bucket = reader.GetInt32(0) - 1;
-            if (bucket >= 0 && bucket < result.Length)
-            {
-                result[bucket] = new BucketCount(reader.GetInt64(1), reader.GetInt64(2));
-            }
-        }
-
-        return result;
+        return command;
     }
 }
