@@ -3,8 +3,8 @@ namespace Herald.Postgres;
 /// <summary>
 /// The report rollups (schema version 5), kept by <see cref="PostgresTrackingStore.AppendEventsAsync"/> in the insert's
 /// statement from the rows the insert returned (so a replayed event adds nothing): per recipient, per recipient and
-/// click target, and per minute and kind. Every upsert's rows are sorted, so tracking servers appending at once lock
-/// rollup rows in one order and never deadlock.
+/// click target, and per minute and kind. The events and every upsert's rows are sorted, so tracking servers appending
+/// at once (two of them replaying one journal, too) take their locks in one order and never deadlock.
 /// </summary>
 internal static class PostgresRollups
 {
@@ -65,7 +65,7 @@ internal static class PostgresRollups
     public const string Append = $"""
         WITH added AS (
             INSERT INTO tracking_events (id, at, kind, campaign, recipient, link, target, method, user_agent, client_net, flags)
-            SELECT * FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+            SELECT * FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ORDER BY 1
             ON CONFLICT (id) DO NOTHING
             RETURNING at, kind, campaign, recipient, link, target, flags),
         by_recipient AS (

@@ -17,6 +17,9 @@ public abstract partial class CampaignReportBuilderTests
     /// <summary>Puts the store back where a herald without rollups left it: no rollup tables, the schema version before them.</summary>
     protected abstract Task ForgetRollupsAsync();
 
+    /// <summary>Another tracking store over the test's database: a second tracking server.</summary>
+    protected abstract ITrackingStore OpenTracking();
+
     /// <summary>A new report store over the test's database (nothing it learnt about the schema carried over).</summary>
     protected abstract Task<IReportStore> OpenReportsAsync();
 
@@ -81,6 +84,31 @@ public abstract partial class CampaignReportBuilderTests
         Assert.Equal(ToJson(scan), ToJson(full));
         Assert.Equal((2L, 3L, 1L), (full.Raw.Opens, full.Raw.Clicks, full.Raw.Unsubscribes));
         Assert.Equal((1L, 2L), (full.Human.Opens, full.Links.Single(l => l.LinkNumber == 2).Clicks));
+    }
+
+    [Fact]
+    public async Task Two_servers_appending_the_same_events_at_once_count_each_once()
+    {
+        // Two tracking servers draining one journal: the same events in other batches and orders, at the same time.
+        await SeedAsync(30);
+        var random = new Random(3);
+        var events = Enumerable.Range(0, 3_000).Select(i => i % 2 == 0
+            ? Open($"r{1 + random.Next(30)}", 60 + random.Next(600))
+            : Click($"r{1 + random.Next(30)}", 60 + random.Next(600), 1 + random.Next(3))).ToList();
+        await using var second = OpenTracking();
+        var mine = events.Chunk(100).ToList();
+        var theirs = events.AsEnumerable().Reverse().Chunk(70).ToList();
+
+        var added = await Task.WhenAll(
+            Task.Run(async () => { var n = 0; foreach (var b in mine) { n += await _tracking.AppendEventsAsync(b, Ct); } return n; }, Ct),
+            Task.Run(async () => { var n = 0; foreach (var b in theirs) { n += await second.AppendEventsAsync(b, Ct); } return n; }, Ct))
+            .WaitAsync(TimeSpan.FromMinutes(2), Ct);
+
+        var (full, scan) = await BuildBothAsync();
+        Assert.Equal(events.Count, added.Sum());
+        Assert.Equal(ToJson(scan), ToJson(full));
+        Assert.Equal((1_500L, 1_500L), (full.Raw.Opens, full.Raw.Clicks));
+        Assert.Equal(1_500, full.Timeline.Sum(p => p.Clicks));
     }
 
     [Fact]

@@ -50,6 +50,8 @@ public sealed class PostgresCampaignReportBuilderTests(PostgresDatabaseFixture d
 {
     protected override Task<(IDeliveryStore Ledger, ITrackingStore Tracking, IReportStore Reports)> CreateStoresAsync() => PostgresReportStores.OpenAsync(database);
 
+    protected override ITrackingStore OpenTracking() => new PostgresTrackingStore(PostgresServer.Connect(database.Database), ownsConnections: true);
+
     protected override Task<IReportStore> OpenReportsAsync() => Task.FromResult<IReportStore>(new PostgresReportStore(PostgresServer.Connect(database.Database), ownsConnections: true));
 
     protected override Task ExecuteSqlAsync(string sql) => PostgresServer.ExecuteAsync(sql, Ct, database.Database);

@@ -18,6 +18,8 @@ public sealed class SqliteCampaignReportBuilderTests : CampaignReportBuilderTest
         return (ledger, tracking, reports);
     }
 
+    protected override ITrackingStore OpenTracking() => new SqliteTrackingStore(DbPath);
+
     protected override Task<IReportStore> OpenReportsAsync() => Task.FromResult<IReportStore>(new SqliteReportStore(DbPath));
 
     protected override async Task ExecuteSqlAsync(string sql)
