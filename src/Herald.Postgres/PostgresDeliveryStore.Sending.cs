@@ -106,13 +106,17 @@ public sealed partial class PostgresDeliveryStore
         return Connections.RunAsync<IReadOnlyList<WorkItem>>(async connection =>
         {
             // One token for the whole claim, drawn once; SKIP LOCKED lets concurrent claimers pass each other's rows.
+            // The campaign is a range and the order (campaign, id) so that only an index led by the campaign
+            // (ix_recipients_pending, or the work index) can give the order: with `campaign = $1 ORDER BY id` the
+            // planner may walk the primary key and step over every row already sent, whenever its statistics are
+            // older than the campaign's progress, and each claim then costs more than the last.
             await using var command = new NpgsqlCommand($"""
                 WITH token AS (SELECT nextval('herald_fencing') AS value),
                 picked AS (
                     SELECT id FROM recipients
-                    WHERE campaign = $1 AND {ClaimCondition} AND next_attempt_at <= now()
+                    WHERE campaign >= $1 AND campaign <= $1 AND {ClaimCondition} AND next_attempt_at <= now()
                       AND (lease_owner IS NULL OR lease_until < now())
-                    ORDER BY id LIMIT $3
+                    ORDER BY campaign, id LIMIT $3
                     FOR UPDATE SKIP LOCKED)
                 UPDATE recipients r
                 SET lease_owner = $2, lease_until = now() + $4, lease_token = token.value
@@ -155,7 +159,10 @@ public sealed partial class PostgresDeliveryStore
 
         return Connections.RunAsync(async connection =>
         {
-            // Outcomes, then marks, in one transaction and one round trip (plus COMMIT).
+            // Outcomes, then marks, in one transaction and one round trip (plus COMMIT). The token alone is the fence
+            // here and in renewals and releases: it is drawn from a sequence once per claim, so a row carrying it is
+            // held by that claim. Comparing the owner too would hand the planner ix_recipients_lease, whose estimate
+            // for one worker is always ~1 row (it holds a few hundred): it then rescans the arrays once per held row.
             await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
             await using var batch = new NpgsqlBatch(connection, transaction);
             if (outcomes.Count > 0)
@@ -168,7 +175,7 @@ public sealed partial class PostgresDeliveryStore
                         first_attempt_at = CASE WHEN o.uncounted AND o.state = 0 AND r.attempts <= 1 THEN NULL ELSE r.first_attempt_at END,
                         lease_owner = NULL, lease_until = NULL, lease_token = NULL, updated_at = now()
                     FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9) AS o(id, token, state, code, text, relay, next, skip, uncounted)
-                    WHERE r.id = o.id AND r.lease_token = o.token AND r.lease_owner = $10 AND {OutcomeCondition}
+                    WHERE r.id = o.id AND r.lease_token = o.token AND {OutcomeCondition}
                     RETURNING r.id
                     """);
                 outcome.Parameters.Add(Array(outcomes.Select(o => o.Id).ToArray(), NpgsqlDbType.Bigint));
@@ -180,7 +187,6 @@ public sealed partial class PostgresDeliveryStore
                 outcome.Parameters.Add(Array(outcomes.Select(o => o.NextAttemptAt?.ToUniversalTime()).ToArray(), NpgsqlDbType.TimestampTz));
                 outcome.Parameters.Add(Array(outcomes.Select(o => o.SkipReason).ToArray(), NpgsqlDbType.Text));
                 outcome.Parameters.Add(Array(outcomes.Select(o => o.Uncounted).ToArray(), NpgsqlDbType.Boolean));
-                outcome.Parameters.Add(new NpgsqlParameter { Value = workerId });
                 batch.BatchCommands.Add(outcome);
             }
 
@@ -190,12 +196,11 @@ public sealed partial class PostgresDeliveryStore
                     UPDATE recipients r
                     SET state = {SendingState}, attempts = r.attempts + 1, first_attempt_at = COALESCE(r.first_attempt_at, now()), updated_at = now()
                     FROM unnest($1, $2) AS m(id, token)
-                    WHERE r.id = m.id AND r.lease_token = m.token AND r.lease_owner = $3 AND {MarkCondition} AND r.lease_until >= now()
+                    WHERE r.id = m.id AND r.lease_token = m.token AND {MarkCondition} AND r.lease_until >= now()
                     RETURNING r.id
                     """);
                 mark.Parameters.Add(Array(markSending.Select(m => m.Id).ToArray(), NpgsqlDbType.Bigint));
                 mark.Parameters.Add(Array(markSending.Select(m => m.Token).ToArray(), NpgsqlDbType.Bigint));
-                mark.Parameters.Add(new NpgsqlParameter { Value = workerId });
                 batch.BatchCommands.Add(mark);
             }
 
@@ -241,7 +246,7 @@ public sealed partial class PostgresDeliveryStore
                 renewed AS (
                     UPDATE recipients r SET lease_until = now() + $3
                     FROM held h
-                    WHERE r.id = h.id AND r.lease_token = h.token AND r.lease_owner = $4 AND {RenewCondition}
+                    WHERE r.id = h.id AND r.lease_token = h.token AND {RenewCondition}
                     RETURNING r.id),
                 heartbeat AS (
                     UPDATE workers SET renewed_at = now(), lease_until = now() + $3
@@ -287,11 +292,10 @@ public sealed partial class PostgresDeliveryStore
             await using var command = new NpgsqlCommand($"""
                 UPDATE recipients r SET lease_owner = NULL, lease_until = NULL, lease_token = NULL
                 FROM unnest($1, $2) AS m(id, token)
-                WHERE r.id = m.id AND r.lease_token = m.token AND r.lease_owner = $3 AND {ReleaseCondition}
+                WHERE r.id = m.id AND r.lease_token = m.token AND {ReleaseCondition}
                 """, connection);
             command.Parameters.Add(Array(rows.Select(m => m.Id).ToArray(), NpgsqlDbType.Bigint));
             command.Parameters.Add(Array(rows.Select(m => m.Token).ToArray(), NpgsqlDbType.Bigint));
-            command.Parameters.Add(new NpgsqlParameter { Value = workerId });
             await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }, cancellationToken);
     }

@@ -154,6 +154,12 @@ internal sealed class PostgresPlanWriter : IPlanWriter
 
             await _transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
             _committed = true;
+
+            // A plan is most of the table: without statistics that count it the planner takes the claims' and marks'
+            // conditions for one row and picks plans that read every pending row (tens of ms per group commit).
+            // Autovacuum analyzes only after a minute; the first senders start now.
+            await using var analyze = new NpgsqlCommand("ANALYZE recipients", _connection);
+            await analyze.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (_connections.Map(ex) is { } mapped)
         {

@@ -5,7 +5,7 @@ using static Herald.Postgres.Parameters;
 namespace Herald.Postgres;
 
 /// <summary>
-/// The full-range report read from the rollups the tracking store keeps as events are written (schema version 5):
+/// The full-range report read from the rollups the tracking store keeps as events are written (schema version 6):
 /// summary rows instead of every event. A date window, or a store of an older schema (opened read-only, never
 /// migrated), scans the events.
 /// </summary>

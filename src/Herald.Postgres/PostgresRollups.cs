@@ -1,7 +1,7 @@
 namespace Herald.Postgres;
 
 /// <summary>
-/// The report rollups (schema version 5), kept by <see cref="PostgresTrackingStore.AppendEventsAsync"/> in the insert's
+/// The report rollups (schema version 6), kept by <see cref="PostgresTrackingStore.AppendEventsAsync"/> in the insert's
 /// statement from the rows the insert returned (so a replayed event adds nothing): per recipient, per recipient and
 /// click target, and per minute and kind. The events and every upsert's rows are sorted, so tracking servers appending
 /// at once (two of them replaying one journal, too) take their locks in one order and never deadlock.

@@ -9,10 +9,10 @@ namespace Herald.Postgres;
 /// </summary>
 internal static class PostgresSchema
 {
-    public const int Version = 5;
+    public const int Version = 6;
 
     /// <summary>The version from which the report rollups exist and every writer keeps them.</summary>
-    public const int RollupsVersion = 5;
+    public const int RollupsVersion = 6;
 
     // Any fixed 64-bit number, the same in every Herald: the lock that serializes migrations ("herald" in ASCII).
     private const long MigrationLock = 0x68_65_72_61_6c_64;
@@ -130,8 +130,16 @@ internal static class PostgresSchema
         DROP INDEX IF EXISTS tracking_events_by_recipient;
         """,
 
-        // Version 5: the report rollups (see PostgresTrackingStore.Rollups), backfilled from the events already stored
-        // in this transaction.
+        // Version 5: the claim's index. Claims take pending rows in id order; through (campaign, state, id) or the
+        // primary key the planner walks every row already finished below the first pending one (the LIMIT's estimate
+        // assumes pending rows are spread evenly), so each claim cost grew with the rows sent: O(n^2) per campaign.
+        // Only pending rows are in this index; a finished row leaves it.
+        """
+        CREATE INDEX IF NOT EXISTS ix_recipients_pending ON recipients (campaign, id) WHERE state = 0;
+        """,
+
+        // Version 6: the report rollups (see PostgresRollups), backfilled from the events already stored in this
+        // transaction.
         PostgresRollups.Tables + PostgresRollups.Backfill,
     ];
 

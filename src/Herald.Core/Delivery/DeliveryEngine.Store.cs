@@ -14,6 +14,12 @@ public sealed partial class DeliveryEngine
     // that waited this long for the store is closed politely (QUIT) and opened again when sending resumes.
     private static readonly TimeSpan IdleConnectionLimit = TimeSpan.FromSeconds(60);
     private static readonly TimeSpan RefreshInterval = TimeSpan.FromSeconds(1);
+    // Counting a campaign's rows reads all of them (on PostgreSQL mid-send ~1 s per million, heap and all): the
+    // refresh waits this many times what the last count took, so that it never costs the store more than ~5 %.
+    private const int RefreshCostFactor = 20;
+    // A count that waited out a store outage says nothing about counting: never wait longer than this.
+    private static readonly TimeSpan SlowestRefresh = TimeSpan.FromSeconds(30);
+    private long _refreshEveryTicks = RefreshInterval.Ticks;
     private StoreGuard _guard = null!;
     // Rows this worker lost to another (or to recovery), by (id, token): counted once however many times reported.
     private readonly ConcurrentDictionary<ClaimedRow, byte> _lost = new();
@@ -159,27 +165,32 @@ public sealed partial class DeliveryEngine
     }
 
     /// <summary>
-    /// What the feeder does about the store at most once a second: the campaign's counts (every worker's progress),
-    /// the live workers, and, once per lease, recovery of peers' expired leases.
+    /// What the feeder does about the store: twice per lease (or as soon as a peer's lease ran out), recovery of
+    /// peers' expired leases; at most once a second, and less often when counting is slow, the campaign's counts
+    /// (every worker's progress) and the live workers.
     /// </summary>
     private async Task RefreshAsync(bool peerLeaseExpired, CancellationToken stopToken)
     {
         var now = _time.GetTimestamp();
-        if (_time.GetElapsedTime(Interlocked.Read(ref _refreshedAt), now) < RefreshInterval && !peerLeaseExpired)
-        {
-            return;
-        }
-
-        Interlocked.Exchange(ref _refreshedAt, now);
-        if (peerLeaseExpired || _time.GetElapsedTime(Interlocked.Read(ref _recoveredAt), now) >= _options.Lease / 2)
+        var recover = peerLeaseExpired || _time.GetElapsedTime(Interlocked.Read(ref _recoveredAt), now) >= _options.Lease / 2;
+        var refresh = peerLeaseExpired || _time.GetElapsedTime(Interlocked.Read(ref _refreshedAt), now).Ticks >= Interlocked.Read(ref _refreshEveryTicks);
+        if (recover)
         {
             Interlocked.Exchange(ref _recoveredAt, now);
             var recovered = await _guard.CallAsync(ct => _store.RecoverAsync(_campaign.Id, _options.WorkerId, ct), stopToken).ConfigureAwait(false);
             Interlocked.Add(ref _recoveredLater, recovered.InDoubt);
         }
 
+        if (!refresh)
+        {
+            return;
+        }
+
+        Interlocked.Exchange(ref _refreshedAt, now);
         var own = OwnCounts();
+        var started = _time.GetTimestamp();
         var counts = await _guard.CallAsync(ct => _store.GetCountsAsync(_campaign.Id, ct), stopToken).ConfigureAwait(false);
+        Interlocked.Exchange(ref _refreshEveryTicks, Math.Clamp(_time.GetElapsedTime(started).Ticks * RefreshCostFactor, RefreshInterval.Ticks, SlowestRefresh.Ticks));
         _countsBase = new CountsBase(counts, own);
         _workers = await _guard.CallAsync(ct => _store.ListWorkersAsync(_campaign.Id, ct), stopToken).ConfigureAwait(false);
     }

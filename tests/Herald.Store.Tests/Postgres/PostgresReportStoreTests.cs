@@ -56,8 +56,8 @@ public sealed class PostgresCampaignReportBuilderTests(PostgresDatabaseFixture d
 
     protected override Task ExecuteSqlAsync(string sql) => PostgresServer.ExecuteAsync(sql, Ct, database.Database);
 
-    // Schema version 4 had no rollups.
-    protected override Task ForgetRollupsAsync() => ExecuteSqlAsync("DROP TABLE rollup_recipients, rollup_clicks, rollup_minutes; UPDATE herald_schema SET version = 4");
+    // Schema version 5 had no rollups.
+    protected override Task ForgetRollupsAsync() => ExecuteSqlAsync("DROP TABLE rollup_recipients, rollup_clicks, rollup_minutes; UPDATE herald_schema SET version = 5");
 }
 
 /// <summary>The three stores over one emptied test database.</summary>
