@@ -64,10 +64,11 @@ generate_limit=$(( 300 + events / 5000 ))
 export HERALD_SECRET=report-bench-secret-0123456789 HERALD_DASHBOARD_TOKEN=report-bench-dashboard-token
 unset HERALD_METRICS_TOKEN HERALD_DB
 
-# `/usr/bin/time -v` of one `herald report --json`: "seconds max_rss_mb cpu_seconds".
+# `/usr/bin/time -v` of one `herald report --json` (more arguments passed on): "seconds max_rss_mb cpu_seconds".
 time_report() {
     local address=$1 out=$2
-    timeout 600 /usr/bin/time -v -o "$work/time.txt" "${herald[@]}" report "$work/campaign/campaign.yml" --db "$address" --json --timeout 10m >"$out"
+    shift 2
+    timeout 600 /usr/bin/time -v -o "$work/time.txt" "${herald[@]}" report "$work/campaign/campaign.yml" --db "$address" --json --timeout 10m "$@" >"$out"
     awk -F': ' '/Elapsed \(wall clock\)/ { n = split($2, t, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + t[i] }
                 /Maximum resident set size/ { rss = $2 / 1024 }
                 /User time|System time/ { cpu += $2 }
@@ -91,8 +92,18 @@ measure() {
     bots=$(jq '.bots.volume_recipients' "$work/report-$backend.json")
     echo "$backend report --json: run 1 ${t1} s (${cpu1} s CPU) ${rss1} MB peak RSS, run 2 ${t2} s (${cpu2} s CPU) ${rss2} MB (raw opens $opens, raw clicks $clicks, human unique clicks $human_unique_clicks, volume bots $bots)"
 
+    # The same report by event scan (a date window holding every event reads the events, not the rollups): the
+    # reference for the rollups' numbers, and the cost before them.
+    log "$backend: herald report --json over a window holding every event (the event scan)"
+    read -r t3 rss3 cpu3 < <(time_report "$address" "$work/report-$backend-scan.json" --from 2000-01-01T00:00:00Z --to 2100-01-01T00:00:00Z)
+    local same=differ
+    if cmp -s <(jq -S 'del(.generated_at, .range)' "$work/report-$backend.json") <(jq -S 'del(.generated_at, .range)' "$work/report-$backend-scan.json"); then
+        same=equal
+    fi
+    echo "$backend report --json by event scan: ${t3} s (${cpu3} s CPU) ${rss3} MB peak RSS; rollup report and event-scan report $same"
+
     log "$backend: herald serve on a dynamic loopback port"
-    "${herald[@]}" serve --db "$address" --urls http://127.0.0.1:0 --spool "$work/serve.spool" >"$work/serve.log" 2>&1 &
+    "${herald[@]}" serve --db "$address" --urls http://127.0.0.1:0 --journal "$work/serve.journal" >"$work/serve.log" 2>&1 &
     server_pid=$!
     base=
     for _ in $(seq 1 600); do

@@ -6,6 +6,9 @@
 //   generate --db PATH|postgresql://USER@HOST:PORT/DB --out DIR [--recipients 1000000] [--events 5000000]
 //   report   --db PATH|postgresql://… [--campaign bench] [--profile]   one report in process: wall time and peak memory
 //                                                                       (--profile: each store query alone first)
+//   append   --db PATH|postgresql://… [--events 200000] [--batch 1000] [--recipients 100000]
+//            the write path: events appended in batches through the tracking store, rollups kept and not (a fresh store each)
+//   backfill --db PATH|postgresql://…   the report rollups recomputed from the events (what the upgrade to them runs), timed
 using System.Diagnostics;
 using System.Globalization;
 using Herald.Postgres;
@@ -79,8 +82,32 @@ switch (command)
         return 0;
     }
 
+    case "backfill":
+    {
+        var clock = Stopwatch.StartNew();
+        if (IsPostgres(db))
+        {
+            await using var tracking = new PostgresTrackingStore(PostgresConnections.Open(PostgresAddress.Parse(db)), ownsConnections: true);
+            await tracking.RebuildRollupsAsync(CancellationToken.None);
+        }
+        else
+        {
+            await using var tracking = new SqliteTrackingStore(db);
+            await tracking.RebuildRollupsAsync(CancellationToken.None);
+        }
+
+        Console.WriteLine(FormattableString.Invariant($"rollups backfilled from the events in {clock.Elapsed.TotalSeconds:F1} s"));
+        return 0;
+    }
+
+    case "append":
+        await AppendBench.RunAsync(
+            db, int.Parse(Option("--events", "200000")!, CultureInfo.InvariantCulture), int.Parse(Option("--batch", "1000")!, CultureInfo.InvariantCulture),
+            int.Parse(Option("--recipients", "100000")!, CultureInfo.InvariantCulture));
+        return 0;
+
     default:
-        Console.Error.WriteLine("usage: generate --db ADDRESS --out DIR [--recipients N] [--events N] | report --db ADDRESS [--campaign ID]");
+        Console.Error.WriteLine("usage: generate --db ADDRESS --out DIR [--recipients N] [--events N] | report --db ADDRESS [--campaign ID] | append --db ADDRESS [--events N] [--batch N] [--recipients N] | backfill --db ADDRESS");
         return 2;
 }
 

@@ -36,13 +36,14 @@ public sealed partial class PostgresReportStore
     private async IAsyncEnumerable<OpenSummary> ReadOpenSummariesCoreAsync(EventWindow window, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using var command = new NpgsqlCommand($"""
+        var rollups = await UsesRollupsAsync(connection, window, cancellationToken).ConfigureAwait(false);
+        await using var command = new NpgsqlCommand(rollups ? RollupOpenSummaries : $"""
             SELECT recipient COLLATE "C", count(*), count(*) FILTER (WHERE flags = 0), min(at), min(at) FILTER (WHERE flags = 0),
                    count(*) FILTER (WHERE flags & 1 <> 0), count(*) FILTER (WHERE flags & 2 <> 0), count(*) FILTER (WHERE flags & 4 <> 0)
             FROM tracking_events WHERE kind = 1 AND {InWindow}
             GROUP BY recipient COLLATE "C" ORDER BY recipient COLLATE "C"
             """, connection);
-        AddWindow(command, window);
+        AddWindow(command, window, rollups);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
@@ -57,12 +58,13 @@ public sealed partial class PostgresReportStore
         ArgumentNullException.ThrowIfNull(window);
         return RunAsync<IReadOnlyList<HeavyRecipient>>(async connection =>
         {
-            await using var command = new NpgsqlCommand($"""
+            var rollups = await UsesRollupsAsync(connection, window, cancellationToken).ConfigureAwait(false);
+            await using var command = new NpgsqlCommand(rollups ? RollupHeavyClickers : $"""
                 SELECT recipient COLLATE "C", count(*), min(at), count(*) FILTER (WHERE flags & 1 <> 0), count(*) FILTER (WHERE flags & 2 <> 0)
                 FROM tracking_events WHERE kind = 2 AND {InWindow}
                 GROUP BY recipient COLLATE "C" HAVING count(*) > $4 ORDER BY recipient COLLATE "C"
                 """, connection);
-            AddWindow(command, window);
+            AddWindow(command, window, rollups);
             command.Parameters.Add(new NpgsqlParameter { Value = (long)maxClicks });
             var heavy = new List<HeavyRecipient>();
             await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
@@ -112,13 +114,14 @@ public sealed partial class PostgresReportStore
 
         return RunAsync<IReadOnlyList<LinkClickCount>>(async connection =>
         {
+            var rollups = await UsesRollupsAsync(connection, window, cancellationToken).ConfigureAwait(false);
             var target = withTarget is null ? "target" : "CASE WHEN link = ANY($5) THEN target END";
-            await using var command = new NpgsqlCommand($"""
+            await using var command = new NpgsqlCommand(rollups ? RollupClicksByLink(withTarget is null) : $"""
                 SELECT recipient, link, {target} AS t, count(*) FROM tracking_events
                 WHERE kind = 2 AND {InWindow} AND recipient = ANY($4)
                 GROUP BY recipient, link, t
                 """, connection);
-            AddWindow(command, window);
+            AddWindow(command, window, rollups);
             command.Parameters.Add(Array(recipients.ToArray(), NpgsqlDbType.Text));
             if (withTarget is not null)
             {
@@ -145,11 +148,12 @@ public sealed partial class PostgresReportStore
     private async IAsyncEnumerable<UnsubscribeRow> ReadUnsubscribesCoreAsync(EventWindow window, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using var command = new NpgsqlCommand($"""
+        var rollups = await UsesRollupsAsync(connection, window, cancellationToken).ConfigureAwait(false);
+        await using var command = new NpgsqlCommand(rollups ? RollupUnsubscribes : $"""
             SELECT recipient COLLATE "C", min(at), count(*) FROM tracking_events WHERE kind = 3 AND {InWindow}
             GROUP BY recipient COLLATE "C" ORDER BY recipient COLLATE "C"
             """, connection);
-        AddWindow(command, window);
+        AddWindow(command, window, rollups);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
@@ -170,20 +174,24 @@ public sealed partial class PostgresReportStore
 
         return RunAsync<IReadOnlyList<BucketCount>>(async connection =>
         {
-            // One pass over the kind's time range: width_bucket finds each event's bucket among the sorted edges.
+            // One pass over the kind's time range (or its minute rollup): width_bucket finds each event's bucket among the sorted edges.
+            var rollups = recipients is null && ReportRollups.OnWholeMinutes(edges) && await UsesRollupsAsync(connection, window, cancellationToken).ConfigureAwait(false);
             var who = recipients is null ? string.Empty : "AND recipient = ANY($6)";
-            await using var command = new NpgsqlCommand($"""
+            await using var command = rollups ? RollupBucketsCommand(connection, window, kind, edges) : new NpgsqlCommand($"""
                 SELECT width_bucket(at, $5) AS b, count(*), count(*) FILTER (WHERE flags = 0)
                 FROM tracking_events
                 WHERE kind = $4 AND {InWindow} AND at >= ($5)[1] AND at < ($5)[array_length($5, 1)] {who}
                 GROUP BY b
                 """, connection);
-            AddWindow(command, window);
-            command.Parameters.Add(new NpgsqlParameter { Value = (short)kind });
-            command.Parameters.Add(Array(edges.Select(e => e.ToUniversalTime()).ToArray(), NpgsqlDbType.TimestampTz));
-            if (recipients is not null)
+            if (!rollups)
             {
-                command.Parameters.Add(Array(recipients.ToArray(), NpgsqlDbType.Text));
+                AddWindow(command, window);
+                command.Parameters.Add(new NpgsqlParameter { Value = (short)kind });
+                command.Parameters.Add(Array(edges.Select(e => e.ToUniversalTime()).ToArray(), NpgsqlDbType.TimestampTz));
+                if (recipients is not null)
+                {
+                    command.Parameters.Add(Array(recipients.ToArray(), NpgsqlDbType.Text));
+                }
             }
 
             await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);

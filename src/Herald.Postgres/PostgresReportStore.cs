@@ -71,8 +71,11 @@ public sealed partial class PostgresReportStore : PostgresStore, IReportStore
         Connections.RunAsync<IReadOnlyList<CampaignListing>>(async connection =>
         {
             // Campaigns of the events by a skip scan over the leading index column (one probe per campaign), then the
-            // cheap counts per campaign, each an index range.
-            await using var command = new NpgsqlCommand("""
+            // cheap counts per campaign, each an index range; the event counts from the minute rollup when kept.
+            var (count, source) = await RollupsCurrentAsync(connection, cancellationToken).ConfigureAwait(false)
+                ? ("coalesce(sum(events), 0)::bigint", "rollup_minutes")
+                : ("count(*)", "tracking_events");
+            await using var command = new NpgsqlCommand($"""
                 WITH RECURSIVE skip(id) AS (
                     SELECT min(campaign) FROM tracking_events
                     UNION ALL
@@ -82,8 +85,8 @@ public sealed partial class PostgresReportStore : PostgresStore, IReportStore
                        (SELECT created_at FROM plans WHERE campaign = ids.id),
                        (SELECT count(*) FROM recipients WHERE campaign = ids.id),
                        (SELECT count(*) FROM recipients WHERE campaign = ids.id AND state = 2),
-                       (SELECT count(*) FROM tracking_events WHERE campaign = ids.id AND kind = 1),
-                       (SELECT count(*) FROM tracking_events WHERE campaign = ids.id AND kind = 2),
+                       (SELECT {count} FROM {source} WHERE campaign = ids.id AND kind = 1),
+                       (SELECT {count} FROM {source} WHERE campaign = ids.id AND kind = 2),
                        (SELECT count(DISTINCT recipient) FROM tracking_events WHERE campaign = ids.id AND kind = 3),
                        greatest((SELECT max(at) FROM tracking_events WHERE campaign = ids.id AND kind = 1),
                                 (SELECT max(at) FROM tracking_events WHERE campaign = ids.id AND kind = 2),
@@ -225,9 +228,15 @@ public sealed partial class PostgresReportStore : PostgresStore, IReportStore
     private IAsyncEnumerable<T> Stream<T>(IAsyncEnumerable<T> source, CancellationToken cancellationToken) =>
         StoreErrors.Guard(source, Connections.Map, cancellationToken);
 
-    private static void AddWindow(NpgsqlCommand command, EventWindow window)
+    /// <summary>$1 campaign, then (unless the query reads the rollups, which have no time) $2 from and $3 to.</summary>
+    private static void AddWindow(NpgsqlCommand command, EventWindow window, bool rollups = false)
     {
         command.Parameters.Add(new NpgsqlParameter { Value = window.CampaignId });
+        if (rollups)
+        {
+            return;
+        }
+
         command.Parameters.Add(new NpgsqlParameter { Value = window.From?.ToUniversalTime() ?? DateTimeOffset.MinValue, NpgsqlDbType = NpgsqlDbType.TimestampTz });
         command.Parameters.Add(new NpgsqlParameter { Value = window.To?.ToUniversalTime() ?? DateTimeOffset.MaxValue, NpgsqlDbType = NpgsqlDbType.TimestampTz });
     }

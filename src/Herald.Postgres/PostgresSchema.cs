@@ -9,7 +9,10 @@ namespace Herald.Postgres;
 /// </summary>
 internal static class PostgresSchema
 {
-    public const int Version = 5;
+    public const int Version = 6;
+
+    /// <summary>The version from which the report rollups exist and every writer keeps them.</summary>
+    public const int RollupsVersion = 6;
 
     // Any fixed 64-bit number, the same in every Herald: the lock that serializes migrations ("herald" in ASCII).
     private const long MigrationLock = 0x68_65_72_61_6c_64;
@@ -134,6 +137,10 @@ internal static class PostgresSchema
         """
         CREATE INDEX IF NOT EXISTS ix_recipients_pending ON recipients (campaign, id) WHERE state = 0;
         """,
+
+        // Version 6: the report rollups (see PostgresRollups), backfilled from the events already stored in this
+        // transaction.
+        PostgresRollups.Tables + PostgresRollups.Backfill,
     ];
 
     /// <summary>The schema version, 0 when the database has no Herald tables.</summary>

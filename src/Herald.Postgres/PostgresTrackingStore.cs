@@ -29,11 +29,8 @@ public sealed class PostgresTrackingStore : PostgresStore, ITrackingStore
         {
             await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
             int added;
-            await using (var insert = new NpgsqlCommand("""
-                INSERT INTO tracking_events (id, at, kind, campaign, recipient, link, target, method, user_agent, client_net, flags)
-                SELECT * FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-                ON CONFLICT (id) DO NOTHING
-                """, connection, transaction))
+            // One statement: the insert, and the rollups of the rows it added (a replayed event is not among them).
+            await using (var insert = new NpgsqlCommand(PostgresRollups.Append, connection, transaction))
             {
                 insert.Parameters.Add(Array(events.Select(e => e.Id).ToArray(), NpgsqlDbType.Uuid));
                 insert.Parameters.Add(Array(events.Select(e => e.At.ToUniversalTime()).ToArray(), NpgsqlDbType.TimestampTz));
@@ -46,7 +43,7 @@ public sealed class PostgresTrackingStore : PostgresStore, ITrackingStore
                 insert.Parameters.Add(Array(events.Select(e => e.UserAgent).ToArray(), NpgsqlDbType.Text));
                 insert.Parameters.Add(Array(events.Select(e => e.ClientNetwork).ToArray(), NpgsqlDbType.Text));
                 insert.Parameters.Add(Array(events.Select(e => (int)e.Flags).ToArray(), NpgsqlDbType.Integer));
-                added = await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                added = (int)(long)(await insert.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
             }
 
             var unsubscribes = events.Where(e => e.Kind == TrackingEventKind.Unsubscribe).ToList();
@@ -69,6 +66,22 @@ public sealed class PostgresTrackingStore : PostgresStore, ITrackingStore
             return added;
         }, cancellationToken);
     }
+
+    /// <summary>
+    /// Recomputes the report rollups from the events, in one transaction (appends wait): for a store whose events were
+    /// loaded around the store (COPY), or to check the rollups against the events.
+    /// </summary>
+    public Task RebuildRollupsAsync(CancellationToken cancellationToken) =>
+        Connections.RunAsync(async connection =>
+        {
+            await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+            await using (var command = new NpgsqlCommand(PostgresRollups.Backfill, connection, transaction))
+            {
+                await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        }, cancellationToken);
 
     /// <summary>The ledger addresses of recipients, in one query (the first row in plan order per recipient).</summary>
     private static async Task<Dictionary<(string, string), string>> FindLedgerEmailsAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, List<TrackingEvent> events, CancellationToken cancellationToken)

@@ -30,7 +30,7 @@ public sealed partial class SqliteReportStore
         ArgumentNullException.ThrowIfNull(window);
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var command = connection.CreateCommand();
-        command.CommandText = $"""
+        command.CommandText = await UsesRollupsAsync(connection, window, cancellationToken).ConfigureAwait(false) ? RollupOpenSummaries : $"""
             SELECT recipient, COUNT(*), SUM(flags = 0), MIN(at), MIN(CASE WHEN flags = 0 THEN at END),
                    SUM(flags & 1), SUM(flags & 2) / 2, SUM(flags & 4) / 4
             FROM tracking_events WHERE kind = 1 AND {InWindowByRecipient}
@@ -51,7 +51,7 @@ public sealed partial class SqliteReportStore
         ArgumentNullException.ThrowIfNull(window);
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var command = connection.CreateCommand();
-        command.CommandText = $"""
+        command.CommandText = await UsesRollupsAsync(connection, window, cancellationToken).ConfigureAwait(false) ? RollupHeavyClickers : $"""
             SELECT recipient, COUNT(*), MIN(at), SUM(flags & 1), SUM(flags & 2) / 2
             FROM tracking_events WHERE kind = 2 AND {InWindowByRecipient}
             GROUP BY recipient HAVING COUNT(*) > $max ORDER BY recipient;
@@ -115,7 +115,7 @@ public sealed partial class SqliteReportStore
 
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var command = connection.CreateCommand();
-        command.CommandText = $"""
+        command.CommandText = await UsesRollupsAsync(connection, window, cancellationToken).ConfigureAwait(false) ? RollupClicksByLink(withTarget is null) : $"""
             SELECT recipient, link, t, COUNT(*) FROM (
                 SELECT recipient, link, {(withTarget is null ? "target" : "CASE WHEN link IN (SELECT value FROM json_each($links)) THEN target END")} AS t
                 FROM tracking_events
@@ -143,7 +143,7 @@ public sealed partial class SqliteReportStore
         ArgumentNullException.ThrowIfNull(window);
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var command = connection.CreateCommand();
-        command.CommandText = $"""
+        command.CommandText = await UsesRollupsAsync(connection, window, cancellationToken).ConfigureAwait(false) ? RollupUnsubscribes : $"""
             SELECT recipient, MIN(at), COUNT(*) FROM tracking_events WHERE kind = 3 AND {InWindowByRecipient}
             GROUP BY recipient ORDER BY recipient;
             """;
@@ -181,7 +181,8 @@ public sealed partial class SqliteReportStore
         // One range count per bucket over the time index (or, for a few recipients, over the recipient index): a GROUP BY
         // on a computed bucket would sort every event of the campaign. The scalar subquery returns both counts in one
         // integer (events in the high bits) so each range is stepped once.
-        command.CommandText = $"""
+        var rollups = recipients is null && ReportRollups.OnWholeMinutes(edges) && await UsesRollupsAsync(connection, window, cancellationToken).ConfigureAwait(false);
+        command.CommandText = rollups ? RollupBuckets : $"""
             SELECT CAST(b.key AS INTEGER),
                    (SELECT COUNT(*) * 4294967296 + IFNULL(SUM(flags = 0), 0) FROM tracking_events
                     WHERE campaign = $c AND kind = $kind AND at >= b.value ->> 0 AND at < b.value ->> 1 {who})

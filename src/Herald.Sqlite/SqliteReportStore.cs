@@ -169,9 +169,13 @@ public sealed partial class SqliteReportStore : IReportStore
 
             if (hasEvents)
             {
-                await using var command = Command(connection, """
-                    SELECT (SELECT COUNT(*) FROM tracking_events WHERE campaign = $c AND kind = 1),
-                           (SELECT COUNT(*) FROM tracking_events WHERE campaign = $c AND kind = 2),
+                // The event counts from the minute rollup when the store keeps it (a few rows per minute of the campaign).
+                var (count, source) = await UsesRollupsAsync(connection, new EventWindow(id), cancellationToken).ConfigureAwait(false)
+                    ? ("IFNULL(SUM(events), 0)", "rollup_minutes")
+                    : ("COUNT(*)", "tracking_events");
+                await using var command = Command(connection, $"""
+                    SELECT (SELECT {count} FROM {source} WHERE campaign = $c AND kind = 1),
+                           (SELECT {count} FROM {source} WHERE campaign = $c AND kind = 2),
                            (SELECT COUNT(*) FROM (SELECT DISTINCT recipient FROM tracking_events WHERE campaign = $c AND kind = 3)),
                            MAX(IFNULL((SELECT MAX(at) FROM tracking_events WHERE campaign = $c AND kind = 1), 0),
                                IFNULL((SELECT MAX(at) FROM tracking_events WHERE campaign = $c AND kind = 2), 0),

@@ -11,7 +11,7 @@ namespace Herald.Sqlite;
 /// </summary>
 public sealed partial class SqliteTrackingStore : ITrackingStore
 {
-    private const int SchemaVersion = 1;
+    private const int SchemaVersion = RollupsVersion;
     private readonly string _connectionString;
     private readonly string _path;
 
@@ -92,9 +92,12 @@ public sealed partial class SqliteTrackingStore : ITrackingStore
                 throw new StoreException($"{_path}: the tracking tables have schema version {version}; this herald knows {SchemaVersion}. Upgrade herald.");
             }
 
-            if (current is null or DBNull)
+            if (current is not long known || known < RollupsVersion)
             {
-                check.CommandText = $"INSERT INTO tracking_schema (version) VALUES ({SchemaVersion});";
+                // Version 2: the report rollups, backfilled from the events already stored, in this transaction: a
+                // writer waits, so no event is in neither the backfill nor the trigger.
+                await ExecuteAsync(connection, RollupTables + RollupBackfill, cancellationToken, transaction).ConfigureAwait(false);
+                check.CommandText = $"DELETE FROM tracking_schema; INSERT INTO tracking_schema (version) VALUES ({SchemaVersion});";
                 await check.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
             }
         }

@@ -3,7 +3,7 @@ using Herald.Tracking;
 namespace Herald.Store.Tests;
 
 /// <summary>The report built from a real store, on every backend: the numbers, the bot rules, the links, the timeline.</summary>
-public abstract class CampaignReportBuilderTests : IAsyncLifetime
+public abstract partial class CampaignReportBuilderTests : IAsyncLifetime
 {
     private IDeliveryStore _ledger = null!;
     private ITrackingStore _tracking = null!;

@@ -49,6 +49,15 @@ public sealed class PostgresReportStoreTests(PostgresDatabaseFixture database) :
 public sealed class PostgresCampaignReportBuilderTests(PostgresDatabaseFixture database) : CampaignReportBuilderTests, IClassFixture<PostgresDatabaseFixture>
 {
     protected override Task<(IDeliveryStore Ledger, ITrackingStore Tracking, IReportStore Reports)> CreateStoresAsync() => PostgresReportStores.OpenAsync(database);
+
+    protected override ITrackingStore OpenTracking() => new PostgresTrackingStore(PostgresServer.Connect(database.Database), ownsConnections: true);
+
+    protected override Task<IReportStore> OpenReportsAsync() => Task.FromResult<IReportStore>(new PostgresReportStore(PostgresServer.Connect(database.Database), ownsConnections: true));
+
+    protected override Task ExecuteSqlAsync(string sql) => PostgresServer.ExecuteAsync(sql, Ct, database.Database);
+
+    // Schema version 5 had no rollups.
+    protected override Task ForgetRollupsAsync() => ExecuteSqlAsync("DROP TABLE rollup_recipients, rollup_clicks, rollup_minutes; UPDATE herald_schema SET version = 5");
 }
 
 /// <summary>The three stores over one emptied test database.</summary>

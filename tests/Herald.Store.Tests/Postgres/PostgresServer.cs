@@ -100,5 +100,5 @@ public sealed class PostgresDatabaseFixture : IAsyncLifetime
 
     /// <summary>Empties every Herald table (between tests of one class).</summary>
     public Task TruncateAsync(CancellationToken cancellationToken) => PostgresServer.ExecuteAsync(
-        "TRUNCATE recipients, plans, workers, tracking_events, suppressions, campaign_pauses, relay_health, report_links RESTART IDENTITY", cancellationToken, Database);
+        "TRUNCATE recipients, plans, workers, tracking_events, suppressions, campaign_pauses, relay_health, report_links, rollup_recipients, rollup_clicks, rollup_minutes RESTART IDENTITY", cancellationToken, Database);
 }
