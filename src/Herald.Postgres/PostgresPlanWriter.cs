@@ -157,9 +157,17 @@ internal sealed class PostgresPlanWriter : IPlanWriter
 
             // A plan is most of the table: without statistics that count it the planner takes the claims' and marks'
             // conditions for one row and picks plans that read every pending row (tens of ms per group commit).
-            // Autovacuum analyzes only after a minute; the first senders start now.
-            await using var analyze = new NpgsqlCommand("ANALYZE recipients", _connection);
-            await analyze.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            // Autovacuum analyzes only after a minute; the first senders start now. Best effort: the plan is committed,
+            // and a role that does not own the table only gets a warning.
+            try
+            {
+                await using var analyze = new NpgsqlCommand("ANALYZE recipients", _connection);
+                await analyze.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (NpgsqlException)
+            {
+                // Statistics arrive with autovacuum instead.
+            }
         }
         catch (Exception ex) when (_connections.Map(ex) is { } mapped)
         {
