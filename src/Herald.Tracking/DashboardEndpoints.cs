@@ -101,7 +101,7 @@ internal static partial class DashboardEndpoints
             Expires = expires,
             MaxAge = options.DashboardSession,
         });
-        // 303: the browser follows with a GET, so reloading the dashboard does not re-post the password.
+        // 302, not 307: the browser follows with a GET, so reloading the dashboard does not re-post the token.
         return TypedResults.Redirect("/", permanent: false, preserveMethod: false);
     }
 
