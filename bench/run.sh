@@ -237,7 +237,8 @@ pg_run() {
     local send_pids=()
     t0=$(date +%s.%N)
     for i in $(seq "$senders"); do
-        timeout "$send_timeout" "${herald[@]}" send "$work/campaign/campaign.yml" --db "$address" >"$work/pg$n-send$i.out" 2>&1 &
+        # Herald's own CPU on PostgreSQL (the server's is on the same cores, apart), as for the SQLite send.
+        timeout "$send_timeout" "$TIME" -f "%U %S" -o "$work/pg$n-send$i.time" "${herald[@]}" send "$work/campaign/campaign.yml" --db "$address" >"$work/pg$n-send$i.out" 2>&1 &
         send_pids+=("$!"); pids+=("$!")
     done
     for i in "${send_pids[@]}"; do wait "$i" || rc=$?; done
@@ -259,8 +260,10 @@ if [ -n "$pg_db" ]; then
     log "herald send on PostgreSQL, 1 sender"
     pg_run 1 1 || exit 1
     pg1_phase=$pg_phase; pg1_wall=$pg_wall
-    pg_summary=$(awk -v n="$recipients" -v p="$pg1_phase" -v w="$pg1_wall" -v sq="$send_s" 'BEGIN {
-        printf "postgresql, 1 sender: %.0f emails/s (send phase %.1f s, wall %.1f s); ratio to SQLite (send phases): %.2f (goal >= 0.9)", n / p, p, w, sq / p }')
+    pg1_cpu=$(awk 'END { printf "%.1f", $1 + $2 }' "$work/pg1-send1.time")
+    pg_summary=$(awk -v n="$recipients" -v p="$pg1_phase" -v w="$pg1_wall" -v sq="$send_s" -v cpu="$pg1_cpu" -v sqcpu="$cpu_s" 'BEGIN {
+        printf "postgresql, 1 sender: %.0f emails/s (send phase %.1f s, wall %.1f s); ratio to SQLite (send phases): %.2f (goal >= 0.9)\n", n / p, p, w, sq / p
+        printf "postgresql, 1 sender: herald cpu %.0f us/email (SQLite send: %.0f us/email)", cpu / n * 1e6, sqcpu / n * 1e6 }')
     if [ "$pg_senders" = 2 ]; then
         log "herald send on PostgreSQL, 2 senders on one campaign"
         pg_run 2 2 || exit 1
