@@ -48,7 +48,7 @@ public sealed partial class PostgresReportStore
 
     /// <summary>$2 the recipients, $3 the links whose target is kept (unless <paramref name="everyTarget"/>).</summary>
     private static string RollupClicksByLink(bool everyTarget) => $"""
-        SELECT recipient, link, {(everyTarget ? PostgresRollups.Target : $"CASE WHEN link = ANY($3) THEN {PostgresRollups.Target} END")} AS t, sum(clicks)::bigint
+        SELECT recipient, link, {(everyTarget ? ReportRollups.TargetOfKey : $"CASE WHEN link = ANY($3) THEN {ReportRollups.TargetOfKey} END")} AS t, sum(clicks)::bigint
         FROM rollup_clicks WHERE campaign = $1 AND recipient = ANY($2)
         GROUP BY recipient, link, t
         """;

@@ -108,9 +108,6 @@ internal static class PostgresRollups
 
     private const string PerMinute = "SELECT campaign, kind, floor(extract(epoch FROM at) / 60)::bigint, count(*), count(*) FILTER (WHERE flags = 0)";
 
-    /// <summary>A rollup click target back as the event's: '' is none, else the target behind a '&gt;'.</summary>
-    public const string Target = "CASE WHEN target = '' THEN NULL ELSE substr(target, 2) END";
-
     /// <summary>Minutes since the epoch of a whole-minute instant, as <c>rollup_minutes.minute</c> counts them.</summary>
     public static long Minute(DateTimeOffset at) => (at.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) / TimeSpan.TicksPerMinute;
 }

@@ -30,9 +30,6 @@ public sealed partial class SqliteReportStore
         return _rollupsCurrent;
     }
 
-    /// <summary>A rollup click target back as the event's: '' is none, else the target behind a '&gt;'.</summary>
-    private const string RollupTarget = "CASE WHEN target = '' THEN NULL ELSE substr(target, 2) END";
-
     private const string RollupOpenSummaries = """
         SELECT recipient, opens, opens_unflagged, first_open, first_unflagged_open, open_head, open_scanner, open_mpp
         FROM rollup_recipients WHERE campaign = $c AND opens > 0 ORDER BY recipient;
@@ -50,7 +47,7 @@ public sealed partial class SqliteReportStore
 
     private static string RollupClicksByLink(bool everyTarget) => $"""
         SELECT recipient, link, t, SUM(clicks) FROM (
-            SELECT recipient, link, {(everyTarget ? RollupTarget : $"CASE WHEN link IN (SELECT value FROM json_each($links)) THEN {RollupTarget} END")} AS t, clicks
+            SELECT recipient, link, {(everyTarget ? ReportRollups.TargetOfKey : $"CASE WHEN link IN (SELECT value FROM json_each($links)) THEN {ReportRollups.TargetOfKey} END")} AS t, clicks
             FROM rollup_clicks WHERE campaign = $c AND recipient IN (SELECT value FROM json_each($recipients)))
         GROUP BY recipient, link, t;
         """;

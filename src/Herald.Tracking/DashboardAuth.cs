@@ -19,29 +19,22 @@ internal static class DashboardAuth
     private const int MacLength = 16;
     private static readonly byte[] SessionLabel = "herald-dashboard-session-v2"u8.ToArray();
 
-    public static bool IsAuthorized(HttpContext context, TrackingServerOptions options) => Check(context, options) == Access.Granted;
-
-    /// <summary>
-    /// Whether the request may see the dashboard, and if not whether it guessed a token (a wrong bearer token, which
-    /// counts as a failed login) or merely has no valid session.
-    /// </summary>
-    public static Access Check(HttpContext context, TrackingServerOptions options)
+    public static bool IsAuthorized(HttpContext context, TrackingServerOptions options)
     {
         var expected = options.DashboardToken;
         if (expected is null)
         {
-            return Access.NoSession;
+            return false;
         }
 
+        // A bearer token decides alone (a wrong one is a failed login: DashboardEndpoints.ThrottleBearer counts it).
         if (BearerToken(context) is { } bearer)
         {
-            return TokenMatches(bearer, expected) ? Access.Granted : Access.WrongToken;
+            return TokenMatches(bearer, expected);
         }
 
         return context.Request.Cookies.TryGetValue(CookieName, out var cookie) && cookie is not null
-            && SessionIsValid(cookie, expected, options.Time.GetUtcNow())
-            ? Access.Granted
-            : Access.NoSession;
+            && SessionIsValid(cookie, expected, options.Time.GetUtcNow());
     }
 
     /// <summary>The token of an <c>Authorization: Bearer</c> header; null without one.</summary>
@@ -86,14 +79,6 @@ internal static class DashboardAuth
         hmac.GetHashAndReset(full);
         full[..MacLength].CopyTo(destination);
     }
-}
-
-/// <summary>What <see cref="DashboardAuth.Check"/> found.</summary>
-internal enum Access
-{
-    Granted,
-    NoSession,
-    WrongToken,
 }
 
 /// <summary>

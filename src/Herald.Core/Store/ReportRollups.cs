@@ -7,6 +7,12 @@ namespace Herald.Store;
 /// </summary>
 public static class ReportRollups
 {
+    /// <summary>
+    /// SQL (SQLite and PostgreSQL alike) turning a rollup click target key back into the event's target. Keys are
+    /// <c>'&gt;' || target</c>, and <c>''</c> for none, so an empty target and no target stay apart.
+    /// </summary>
+    public const string TargetOfKey = "CASE WHEN target = '' THEN NULL ELSE substr(target, 2) END";
+
     /// <summary>True when the window is the whole campaign (no date bounds).</summary>
     public static bool Covers(EventWindow window)
     {
