@@ -146,7 +146,8 @@ public sealed class SendCommandTests : IDisposable
     {
         const int recipients = 200;
         var log = Path.Combine(_dir, "sink.log");
-        using var sink = HeraldProcess.Start(null, "sink", "--port", "0", "--log", log, "--delay", "40ms");
+        // Slow enough that the run is far from its end when SIGINT lands, even on a loaded machine (~10 s left).
+        using var sink = HeraldProcess.Start(null, "sink", "--port", "0", "--log", log, "--delay", "100ms");
         try
         {
             var port = await HeraldProcess.ReadSinkPortAsync(sink);
