@@ -22,12 +22,14 @@ internal static class ReadOnlyPlan
             ? await StoreFactory.OpenAsync(location, StoreAccess.ReadOnly, cancellationToken).ConfigureAwait(false)
             : null;
         string? scratch = null;
+        var triedStored = false;
         try
         {
             if (stores is not null
                 && (await PlanFreshness.CheckAsync(campaign, stores.Delivery, cancellationToken).ConfigureAwait(false)).Status == PlanStatus.Fresh)
             {
                 output.WriteLine($"{verb} the plan in {location.Display}.");
+                triedStored = true;
                 var (done, value) = await body(stores.Delivery).ConfigureAwait(false);
                 if (done)
                 {
@@ -40,7 +42,8 @@ internal static class ReadOnlyPlan
             await using (store.ConfigureAwait(false))
             {
                 var manifest = await Preparer.PrepareAsync(campaign, store, stores?.Tracking, new PrepareOptions(), cancellationToken).ConfigureAwait(false);
-                output.WriteLine($"{verb} a fresh plan (not saved): {manifest.Deliverable} deliverable, {manifest.SkippedTotal} skipped.");
+                // After the stored plan was named, say this one replaces it (it lacked what the command needs).
+                output.WriteLine($"{verb} a fresh plan{(triedStored ? " instead" : string.Empty)} (not saved): {manifest.Deliverable} deliverable, {manifest.SkippedTotal} skipped.");
                 return (await body(store).ConfigureAwait(false)).Value;
             }
         }
