@@ -118,7 +118,7 @@ public sealed partial class PostgresReportStore
             var target = withTarget is null ? "target" : "CASE WHEN link = ANY($5) THEN target END";
             await using var command = new NpgsqlCommand(rollups ? RollupClicksByLink(withTarget is null) : $"""
                 SELECT recipient, link, {target} AS t, count(*) FROM tracking_events
-                WHERE kind = 2 AND {InWindow} AND recipient = ANY($4)
+                WHERE kind = 2 AND {InWindow} AND recipient COLLATE "C" = ANY($4)
                 GROUP BY recipient, link, t
                 """, connection);
             AddWindow(command, window, rollups);
@@ -176,7 +176,8 @@ public sealed partial class PostgresReportStore
         {
             // One pass over the kind's time range (or its minute rollup): width_bucket finds each event's bucket among the sorted edges.
             var rollups = recipients is null && ReportRollups.OnWholeMinutes(edges) && await UsesRollupsAsync(connection, window, cancellationToken).ConfigureAwait(false);
-            var who = recipients is null ? string.Empty : "AND recipient = ANY($6)";
+            // In the index's collation, or the index cannot serve the list (a scan of every event of the kind).
+            var who = recipients is null ? string.Empty : "AND recipient COLLATE \"C\" = ANY($6)";
             await using var command = rollups ? RollupBucketsCommand(connection, window, kind, edges) : new NpgsqlCommand($"""
                 SELECT width_bucket(at, $5) AS b, count(*), count(*) FILTER (WHERE flags = 0)
                 FROM tracking_events

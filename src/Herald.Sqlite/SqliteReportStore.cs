@@ -405,19 +405,7 @@ public sealed partial class SqliteReportStore : IReportStore
         var interrupt = Interrupt(command.Connection!, cancellationToken);
         try
         {
-            for (var attempt = 0; ; attempt++)
-            {
-                try
-                {
-                    var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-                    return new InterruptibleReader(reader, interrupt, command.Connection!.DataSource);
-                }
-                catch (SqliteException ex) when (IsBusy(ex) && attempt < MaxBusyAttempts)
-                {
-                    // Another process holds the database exclusively: wait in steps the token can end.
-                    await Task.Delay(BusyStep, cancellationToken).ConfigureAwait(false);
-                }
-            }
+            return await InterruptibleReader.OpenAsync(command, interrupt, BusyStep, MaxBusyAttempts, cancellationToken).ConfigureAwait(false);
         }
         catch (SqliteException ex)
         {

@@ -31,14 +31,15 @@ public static class CampaignReportBuilder
         var pending = new List<Task>();
         try
         {
-            // The cheap queries first, together; each runs on its own connection.
+            // The cheap queries first, together, each on its own connection; the delivery times (a read of every sent
+            // row) go on while the recipient streams start.
             var deliveryTask = Track(store.GetDeliveryAsync(window.CampaignId, ct));
             var bouncesTask = Track(store.GetBouncesAsync(window.CampaignId, ct));
             var linksTask = Track(store.GetLinksAsync(window.CampaignId, ct));
             var spanTask = Track(store.GetEventSpanAsync(window, ct));
             var heavyTask = Track(store.FindHeavyClickersAsync(window, options.MaxEventsPerRecipient, ct));
             var deliveredTask = Track(ReadDeliveredAsync(store, window.CampaignId, ct));
-            await Task.WhenAll(deliveryTask, bouncesTask, linksTask, spanTask, heavyTask, deliveredTask).ConfigureAwait(false);
+            await Task.WhenAll(deliveryTask, bouncesTask, linksTask, spanTask, heavyTask).ConfigureAwait(false);
             var delivery = await deliveryTask.ConfigureAwait(false);
             var links = await linksTask.ConfigureAwait(false);
             if (links.Count == 0 && fallbackLinks is not null)
@@ -48,30 +49,30 @@ public static class CampaignReportBuilder
 
             var heavy = await heavyTask.ConfigureAwait(false);
             IReadOnlySet<int>? withTarget = links.Count == 0 ? null : links.Where(l => l.Personalized).Select(l => l.Number).ToHashSet();
-            var delivered = await deliveredTask.ConfigureAwait(false);
-            var edges = Edges(window, delivered, await spanTask.ConfigureAwait(false));
-
-            // The heavy work: the recipient merge and the per-bucket counts, concurrently.
-            var opensTimeline = Track(store.CountByBucketAsync(window, TrackingEventKind.Open, edges, null, ct));
-            var clicksTimeline = Track(store.CountByBucketAsync(window, TrackingEventKind.Click, edges, null, ct));
-            var unsubscribesTimeline = Track(store.CountByBucketAsync(window, TrackingEventKind.Unsubscribe, edges, null, ct));
             var heavyLinks = Track(store.CountClicksByLinkAsync(window, [.. heavy.Select(h => h.RecipientId)], withTarget, ct));
-            var accumulator = new ReportAccumulator(options, links, edges);
-            var reader = await RecipientActivityReader.OpenAsync(store, window, delivered.At, heavy, withTarget, options, ct).ConfigureAwait(false);
+            var reader = await RecipientActivityReader.OpenAsync(store, window, MapOf(deliveredTask), heavy, withTarget, options, ct).ConfigureAwait(false);
             await using (reader.ConfigureAwait(false))
             {
+                var delivered = await deliveredTask.ConfigureAwait(false);
+                var edges = Edges(window, delivered, await spanTask.ConfigureAwait(false));
+
+                // The heavy work: the recipient merge and the per-bucket counts, concurrently.
+                var opensTimeline = Track(store.CountByBucketAsync(window, TrackingEventKind.Open, edges, null, ct));
+                var clicksTimeline = Track(store.CountByBucketAsync(window, TrackingEventKind.Click, edges, null, ct));
+                var unsubscribesTimeline = Track(store.CountByBucketAsync(window, TrackingEventKind.Unsubscribe, edges, null, ct));
+                var accumulator = new ReportAccumulator(options, links, edges);
                 while (await reader.MoveNextAsync().ConfigureAwait(false))
                 {
                     accumulator.Add(reader.Current);
                 }
-            }
 
-            accumulator.AddHeavyLinks(await heavyLinks.ConfigureAwait(false));
-            // Volume bots' unflagged opens are not human: take them out of the human timeline.
-            var volumeOpens = await store.CountByBucketAsync(window, TrackingEventKind.Open, edges, accumulator.VolumeBots, ct).ConfigureAwait(false);
-            var timeline = Timeline(edges, await opensTimeline.ConfigureAwait(false), volumeOpens, await clicksTimeline.ConfigureAwait(false),
-                accumulator.HumanClicksPerBucket, await unsubscribesTimeline.ConfigureAwait(false));
-            return Assemble(window, now, delivery, delivered, await bouncesTask.ConfigureAwait(false), accumulator, timeline, options);
+                accumulator.AddHeavyLinks(await heavyLinks.ConfigureAwait(false));
+                // Volume bots' unflagged opens are not human: take them out of the human timeline (none to count: no query).
+                var volumeOpens = await store.CountByBucketAsync(window, TrackingEventKind.Open, edges, accumulator.VolumeOpeners, ct).ConfigureAwait(false);
+                var timeline = Timeline(edges, await opensTimeline.ConfigureAwait(false), volumeOpens, await clicksTimeline.ConfigureAwait(false),
+                    accumulator.HumanClicksPerBucket, await unsubscribesTimeline.ConfigureAwait(false));
+                return Assemble(window, now, delivery, delivered, await bouncesTask.ConfigureAwait(false), accumulator, timeline, options);
+            }
         }
         catch
         {
@@ -90,6 +91,8 @@ public static class CampaignReportBuilder
             return task;
         }
     }
+
+    private static async Task<IReadOnlyDictionary<string, DateTimeOffset>> MapOf(Task<Delivered> delivered) => (await delivered.ConfigureAwait(false)).At;
 
     /// <summary>Every sent recipient's delivery time, and the first and last of them.</summary>
     private static async Task<Delivered> ReadDeliveredAsync(IReportStore store, string campaignId, CancellationToken cancellationToken)

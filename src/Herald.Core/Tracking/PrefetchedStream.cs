@@ -9,7 +9,10 @@ namespace Herald.Tracking;
 internal sealed class PrefetchedStream<T> : IAsyncDisposable
 {
     private const int BatchSize = 1024;
-    private readonly Channel<List<T>> _batches = Channel.CreateBounded<List<T>>(new BoundedChannelOptions(4) { SingleReader = true, SingleWriter = true });
+
+    // Batches read ahead: enough for a stream to keep going while the report waits for the delivery times.
+    private const int ReadAhead = 64;
+    private readonly Channel<List<T>> _batches = Channel.CreateBounded<List<T>>(new BoundedChannelOptions(ReadAhead) { SingleReader = true, SingleWriter = true });
     private readonly CancellationTokenSource _stop;
     private readonly Task _producer;
     private List<T>? _batch;

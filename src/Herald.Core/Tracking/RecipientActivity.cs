@@ -152,7 +152,8 @@ internal sealed class RecipientActivityReader : IAsyncDisposable
     private readonly IReadOnlyList<HeavyRecipient> _heavy;
     private readonly ClickClassifier _classifier;
     private readonly int _maxEvents;
-    private readonly IReadOnlyDictionary<string, DateTimeOffset>? _delivered;
+    private readonly Task<IReadOnlyDictionary<string, DateTimeOffset>>? _deliveredTask;
+    private IReadOnlyDictionary<string, DateTimeOffset>? _delivered;
     private readonly RecipientActivity _current = new();
     private int _heavyIndex;
     private string? _previous;
@@ -160,9 +161,9 @@ internal sealed class RecipientActivityReader : IAsyncDisposable
     private RecipientActivityReader(
         PrefetchedStream<LedgerEntry>? ledger, PrefetchedStream<BounceRow>? bounces, PrefetchedStream<OpenSummary> opens, PrefetchedStream<ClickRow> clicks,
         PrefetchedStream<UnsubscribeRow> unsubscribes, IReadOnlyList<HeavyRecipient> heavy, EngagementOptions options,
-        IReadOnlyDictionary<string, DateTimeOffset>? delivered)
+        Task<IReadOnlyDictionary<string, DateTimeOffset>>? delivered)
     {
-        _delivered = delivered;
+        _deliveredTask = delivered;
         _ledger = ledger;
         _bounces = bounces;
         _opens = opens;
@@ -178,12 +179,13 @@ internal sealed class RecipientActivityReader : IAsyncDisposable
     /// <summary>
     /// Starts the streams of <paramref name="window"/>. <paramref name="heavy"/> are the recipients past the threshold
     /// (from <see cref="IReportStore.FindHeavyClickersAsync"/>), by recipient; their clicks are not streamed. The
-    /// delivery times come from <paramref name="delivered"/> when given, else from the ledger rows (with details)
-    /// streamed by recipient, which also yields the recipients without any event, and then the bounce events are
-    /// streamed too (the export).
+    /// delivery times come from <paramref name="delivered"/> when given (awaited at the first move: the streams start
+    /// reading ahead while the map is still being read), else from the ledger rows (with details) streamed by
+    /// recipient, which also yields the recipients without any event, and then the bounce events are streamed too (the
+    /// export).
     /// </summary>
     public static async Task<RecipientActivityReader> OpenAsync(
-        IReportStore store, EventWindow window, IReadOnlyDictionary<string, DateTimeOffset>? delivered, IReadOnlyList<HeavyRecipient> heavy,
+        IReportStore store, EventWindow window, Task<IReadOnlyDictionary<string, DateTimeOffset>>? delivered, IReadOnlyList<HeavyRecipient> heavy,
         IReadOnlySet<int>? withTarget, EngagementOptions options, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(store);
@@ -225,6 +227,11 @@ internal sealed class RecipientActivityReader : IAsyncDisposable
     /// <summary>Moves to the next recipient with a ledger row or an event; false at the end.</summary>
     public async ValueTask<bool> MoveNextAsync()
     {
+        if (_delivered is null && _deliveredTask is not null)
+        {
+            _delivered = await _deliveredTask.ConfigureAwait(false);
+        }
+
         var next = Smallest();
         if (next is null)
         {

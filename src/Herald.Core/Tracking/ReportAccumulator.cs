@@ -65,7 +65,8 @@ internal sealed class ReportAccumulator
 
     public long VolumeEvents { get; private set; }
 
-    public List<string> VolumeBots { get; } = [];
+    /// <summary>Volume bots with unflagged opens: the human open timeline leaves them out.</summary>
+    public List<string> VolumeOpeners { get; } = [];
 
     public long[] HumanClicksPerBucket { get; }
 
@@ -130,7 +131,10 @@ internal sealed class ReportAccumulator
         {
             VolumeRecipients++;
             VolumeEvents += (a.Opens?.Opens ?? 0) + a.ClickCount;
-            VolumeBots.Add(a.RecipientId);
+            if (a.Opens is { Unflagged: > 0 })
+            {
+                VolumeOpeners.Add(a.RecipientId);
+            }
         }
     }
 
