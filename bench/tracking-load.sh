@@ -16,7 +16,7 @@ work=$(mktemp -d)
 pid=""
 cleanup() {
     if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then kill -TERM "$pid"; wait "$pid" || true; fi
-    rm -rf "$work"
+    if [ -n "${KEEP:-}" ]; then echo "kept $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 
@@ -39,8 +39,9 @@ done
 echo "server: $url"
 test "$(curl -s -o /dev/null -w '%{http_code}' "$url/c/$token")" = 302
 
-echo "== warm-up (3 s, not measured)"
-wrk -t"$THREADS" -c"$CONNECTIONS" -d3s "$url/c/$token" >/dev/null
+WARMUP=${WARMUP:-3s}
+echo "== warm-up ($WARMUP, not measured: the JIT's tiering settles)"
+wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" "$url/c/$token" >/dev/null
 
 echo "== wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency"
 wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "$url/c/$token" | tee "$work/wrk.txt"
