@@ -12,7 +12,8 @@ namespace Herald.ReportBench;
 /// <summary>
 /// The write path's cost of the report rollups: events appended in batches through the tracking store (as the serve
 /// journal's pipeline appends them) into a fresh store, with the rollups kept and without them, in one run. Without
-/// them is the store as it was before (SQLite: the trigger dropped; PostgreSQL: the schema-4 insert alone).
+/// them is the store as it was before (PostgreSQL: the schema-4 insert alone; SQLite: no longer separable, its store
+/// writes the rollups of each batch it appends).
 /// </summary>
 internal static class AppendBench
 {
@@ -31,7 +32,9 @@ internal static class AppendBench
                 : new TrackingEvent(Guid.CreateVersion7(at), at, TrackingEventKind.Click, "append", r, 1 + random.Next(20), $"https://shop.example.com/item-{random.Next(200)}", "GET", "Mozilla/5.0", "203.0.113.0/24", EventFlags.None));
         }
 
-        foreach (var rollups in (bool[])[false, true, false, true])
+        // SQLite writes the rollups of its own appends in the append itself (tracking schema 3): there is no store
+        // without them to compare with any more, only the trigger other writers go through. Both runs keep them.
+        foreach (var rollups in IsPostgres(db) ? (bool[])[false, true, false, true] : [true, true])
         {
             await using var store = await OpenFreshAsync(db, rollups);
             var clock = Stopwatch.StartNew();
@@ -77,15 +80,6 @@ internal static class AppendBench
         {
             // The report indexes are on the write path too.
             await reports.MigrateAsync(CancellationToken.None);
-        }
-
-        if (!rollups)
-        {
-            await using var connection = new SqliteConnection($"Data Source={db};Pooling=False");
-            await connection.OpenAsync();
-            await using var drop = connection.CreateCommand();
-            drop.CommandText = "DROP TRIGGER tracking_events_rollups;";
-            await drop.ExecuteNonQueryAsync();
         }
 
         return new Target(store, null);

@@ -134,11 +134,11 @@ public abstract partial class CampaignReportBuilderTests
     }
 
     /// <summary>
-    /// Forty recipients over three days: flagged and repeated opens, clicks on three links (one personalized, five
+    /// Forty recipients over three days (appended unless <paramref name="append"/> is false): flagged and repeated opens, clicks on three links (one personalized, five
     /// targets), early clicks and bursts, a heavy clicker past the threshold, an opens flooder, repeated unsubscribes and
     /// a recipient outside the ledger; appended in several batches.
     /// </summary>
-    private async Task<List<TrackingEvent>> SeedVariedAsync()
+    private protected async Task<List<TrackingEvent>> SeedVariedAsync(bool append = true)
     {
         await SeedAsync(40, failed: [40]);
         await _reports.SaveLinksAsync("spring", [new LinkDefinition(1, "Sale", "https://shop.example.com/1"), new LinkDefinition(2, "{{ p.name }}", null), new LinkDefinition(3, "Help", "https://shop.example.com/3")], Ct);
@@ -178,7 +178,7 @@ public abstract partial class CampaignReportBuilderTests
         events.Add(Unsubscribe("r6", 40));
         events.Add(Unsubscribe("r7", 86_400));
         events.Add(Click("ghost", _delivered["r3"], 100, 3));
-        for (var start = 0; start < events.Count; start += 137)
+        for (var start = 0; append && start < events.Count; start += 137)
         {
             await AppendAsync([.. events.Skip(start).Take(137)]);
         }
@@ -187,7 +187,7 @@ public abstract partial class CampaignReportBuilderTests
     }
 
     /// <summary>The full-range report and the same report by event scan (a window holding every event), with one generation time.</summary>
-    private async Task<(CampaignReport Full, CampaignReport Scan)> BuildBothAsync(bool fresh = false)
+    private protected async Task<(CampaignReport Full, CampaignReport Scan)> BuildBothAsync(bool fresh = false)
     {
         if (fresh)
         {
@@ -200,5 +200,5 @@ public abstract partial class CampaignReportBuilderTests
         return (full with { GeneratedAt = generated, Range = scan.Range }, scan with { GeneratedAt = generated });
     }
 
-    private static string ToJson(CampaignReport report) => CampaignReportFormats.ToJson(report);
+    private protected static string ToJson(CampaignReport report) => CampaignReportFormats.ToJson(report);
 }

@@ -242,7 +242,7 @@ public abstract partial class CampaignReportBuilderTests : IAsyncLifetime
         }
     }
 
-    private Task AppendAsync(params TrackingEvent[] events) => _tracking.AppendEventsAsync(events, Ct);
+    private protected Task<int> AppendAsync(params TrackingEvent[] events) => _tracking.AppendEventsAsync(events, Ct);
 
     private TrackingEvent Open(string r, double secondsAfterDelivery, EventFlags flags = EventFlags.None) => Open(r, _delivered[r], secondsAfterDelivery, flags);
 
