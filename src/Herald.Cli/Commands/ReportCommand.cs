@@ -40,15 +40,16 @@ internal static class ReportCommand
                 var store = stores.Reports;
                 return await ReportOptions.WithTimeLimitAsync(limit, ct, async token =>
                 {
-                    var delivery = await store.GetDeliveryAsync(campaign.Id, token).ConfigureAwait(false);
-                    if (delivery is null && await store.GetEventSpanAsync(new EventWindow(campaign.Id), token).ConfigureAwait(false) is null)
-                    {
-                        throw new HeraldException($"{stores.Location.Display}: campaign '{campaign.Id}' has no plan and no events in this store.");
-                    }
-
                     var eventWindow = new EventWindow(campaign.Id, window.From, window.To);
                     var report = await CampaignReportBuilder.BuildAsync(store, eventWindow, engagement, CampaignTemplates.ReadLinks(campaign), null, token)
                         .ConfigureAwait(false);
+                    // Nothing in the report: tell a campaign unknown to this store (no plan, no event at all) from a quiet one.
+                    if (report.Delivery.Total == 0 && report.Timeline.Count == 0
+                        && await store.GetDeliveryAsync(campaign.Id, token).ConfigureAwait(false) is null
+                        && await store.GetEventSpanAsync(new EventWindow(campaign.Id), token).ConfigureAwait(false) is null)
+                    {
+                        throw new HeraldException($"{stores.Location.Display}: campaign '{campaign.Id}' has no plan and no events in this store.");
+                    }
                     if (result.GetValue(json))
                     {
                         Console.WriteLine(StoreOutput.WithStore(CampaignReportFormats.ToJson(report), stores.Location));

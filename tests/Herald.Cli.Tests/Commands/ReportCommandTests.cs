@@ -131,6 +131,23 @@ public sealed class ReportCommandTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_campaign_the_store_does_not_know_is_a_clean_error_and_a_quiet_window_is_not()
+    {
+        var other = Path.Combine(_dir, "other.yml");
+        await File.WriteAllTextAsync(other, (await File.ReadAllTextAsync(CampaignFile, Ct)).Replace("id: spring", "id: autumn", StringComparison.Ordinal), Ct);
+
+        var unknown = await HeraldProcess.RunAsync("report", other, "--json", "--db", Db);
+        // Known campaign, a window before any of its events: an empty report, not an error.
+        var quiet = await HeraldProcess.RunAsync("report", CampaignFile, "--json", "--db", Db, "--from", "2001-01-01T00:00:00Z", "--to", "2001-01-02T00:00:00Z");
+
+        Assert.Equal(1, unknown.Exit);
+        Assert.Contains("campaign 'autumn' has no plan and no events in this store", unknown.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", unknown.Error, StringComparison.Ordinal);
+        Assert.True(quiet.Exit == 0, quiet.Error);
+        Assert.Equal(0, JsonDocument.Parse(quiet.Out).RootElement.GetProperty("raw").GetProperty("clicks").GetInt64());
+    }
+
+    [Fact]
     public async Task A_date_range_reports_only_its_events()
     {
         var result = await HeraldProcess.RunAsync("report", CampaignFile, "--json", "--from", "2000-01-01", "--to", "2000-01-02");
