@@ -169,7 +169,8 @@ public sealed class SendCommandTests : IDisposable
                     }
 
                     await send.WaitForExitAsync(Ct).WaitAsync(Bound, Ct);
-                    Assert.Equal(2, send.ExitCode);
+                    Assert.True(send.ExitCode == 2,
+                        $"exit {send.ExitCode}, {LogLines(log).Length} accepted; stdout: {await send.StandardOutput.ReadToEndAsync(Ct)}; stderr: {await send.StandardError.ReadToEndAsync(Ct)}");
                 }
                 finally
                 {
