@@ -16,13 +16,24 @@ internal static class HeraldProcess
     /// <summary>Starts the tool in <paramref name="workingDirectory"/> (null: this process's).</summary>
     public static Process StartIn(string? workingDirectory, IReadOnlyDictionary<string, string>? environment, params string[] args)
     {
-        var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
+        var dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet";
+        // Through env(1) with SIGINT and SIGQUIT back to their defaults (env execs, so the process id is herald's): a
+        // test run started in the background by a shell without job control inherits them ignored, and the runtime
+        // then never delivers the Ctrl-C a test sends (a send ran to its end and exited 0).
+        var env = File.Exists("/usr/bin/env") ? "/usr/bin/env" : null;
+        var start = new ProcessStartInfo(env ?? dotnet)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
             WorkingDirectory = workingDirectory ?? string.Empty,
         };
+        if (env is not null)
+        {
+            start.ArgumentList.Add("--default-signal=INT,QUIT");
+            start.ArgumentList.Add(dotnet);
+        }
+
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "herald.dll"));
         foreach (var arg in args)
         {
