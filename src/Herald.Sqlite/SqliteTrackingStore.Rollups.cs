@@ -23,9 +23,27 @@ public sealed partial class SqliteTrackingStore
     /// <summary>The version from which this store writes the rollups of its own rows (the trigger only those of other writers).</summary>
     internal const int GroupedRollupsVersion = 3;
 
+    /// <summary>How a recipient's new counts join its row: sums, and the earliest of each first time (NULL: none yet).</summary>
+    private const string RecipientMerge = """
+        ON CONFLICT (campaign, recipient) DO UPDATE SET
+            opens = opens + excluded.opens,
+            opens_unflagged = opens_unflagged + excluded.opens_unflagged,
+            first_open = COALESCE(MIN(first_open, excluded.first_open), first_open, excluded.first_open),
+            first_unflagged_open = COALESCE(MIN(first_unflagged_open, excluded.first_unflagged_open), first_unflagged_open, excluded.first_unflagged_open),
+            open_head = open_head + excluded.open_head,
+            open_scanner = open_scanner + excluded.open_scanner,
+            open_mpp = open_mpp + excluded.open_mpp,
+            clicks = clicks + excluded.clicks,
+            first_click = COALESCE(MIN(first_click, excluded.first_click), first_click, excluded.first_click),
+            click_head = click_head + excluded.click_head,
+            click_scanner = click_scanner + excluded.click_scanner,
+            unsubscribes = unsubscribes + excluded.unsubscribes,
+            first_unsubscribe = COALESCE(MIN(first_unsubscribe, excluded.first_unsubscribe), first_unsubscribe, excluded.first_unsubscribe)
+        """;
+
     // Ticks per minute: the timeline's bucket edges are whole minutes, so minute rows add up to any bucket exactly.
     // A click target is keyed as '>' || target, '' without one, so an empty target and none stay apart.
-    private const string RollupTables = """
+    private const string RollupTables = $"""
         CREATE TABLE IF NOT EXISTS rollup_recipients (
             campaign             TEXT NOT NULL,
             recipient            TEXT NOT NULL,
@@ -70,20 +88,7 @@ public sealed partial class SqliteTrackingStore
                 NEW.kind = 2, CASE WHEN NEW.kind = 2 THEN NEW.at END,
                 NEW.kind = 2 AND NEW.flags & 1 <> 0, NEW.kind = 2 AND NEW.flags & 2 <> 0,
                 NEW.kind = 3, CASE WHEN NEW.kind = 3 THEN NEW.at END)
-            ON CONFLICT (campaign, recipient) DO UPDATE SET
-                opens = opens + excluded.opens,
-                opens_unflagged = opens_unflagged + excluded.opens_unflagged,
-                first_open = COALESCE(MIN(first_open, excluded.first_open), first_open, excluded.first_open),
-                first_unflagged_open = COALESCE(MIN(first_unflagged_open, excluded.first_unflagged_open), first_unflagged_open, excluded.first_unflagged_open),
-                open_head = open_head + excluded.open_head,
-                open_scanner = open_scanner + excluded.open_scanner,
-                open_mpp = open_mpp + excluded.open_mpp,
-                clicks = clicks + excluded.clicks,
-                first_click = COALESCE(MIN(first_click, excluded.first_click), first_click, excluded.first_click),
-                click_head = click_head + excluded.click_head,
-                click_scanner = click_scanner + excluded.click_scanner,
-                unsubscribes = unsubscribes + excluded.unsubscribes,
-                first_unsubscribe = COALESCE(MIN(first_unsubscribe, excluded.first_unsubscribe), first_unsubscribe, excluded.first_unsubscribe);
+            {RecipientMerge};
             INSERT INTO rollup_clicks SELECT NEW.campaign, NEW.recipient, NEW.link, IFNULL('>' || NEW.target, ''), 1 WHERE NEW.kind = 2
             ON CONFLICT (campaign, recipient, link, target) DO UPDATE SET clicks = clicks + 1;
             INSERT INTO rollup_minutes VALUES (NEW.campaign, NEW.kind, NEW.at - NEW.at % 600000000, 1, NEW.flags = 0)
@@ -96,22 +101,9 @@ public sealed partial class SqliteTrackingStore
 
     private const string GroupedRollups = "DROP TRIGGER IF EXISTS tracking_events_rollups;";
 
-    private const string UpsertRecipient = """
+    private const string UpsertRecipient = $"""
         INSERT INTO rollup_recipients VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
-        ON CONFLICT (campaign, recipient) DO UPDATE SET
-            opens = opens + excluded.opens,
-            opens_unflagged = opens_unflagged + excluded.opens_unflagged,
-            first_open = COALESCE(MIN(first_open, excluded.first_open), first_open, excluded.first_open),
-            first_unflagged_open = COALESCE(MIN(first_unflagged_open, excluded.first_unflagged_open), first_unflagged_open, excluded.first_unflagged_open),
-            open_head = open_head + excluded.open_head,
-            open_scanner = open_scanner + excluded.open_scanner,
-            open_mpp = open_mpp + excluded.open_mpp,
-            clicks = clicks + excluded.clicks,
-            first_click = COALESCE(MIN(first_click, excluded.first_click), first_click, excluded.first_click),
-            click_head = click_head + excluded.click_head,
-            click_scanner = click_scanner + excluded.click_scanner,
-            unsubscribes = unsubscribes + excluded.unsubscribes,
-            first_unsubscribe = COALESCE(MIN(first_unsubscribe, excluded.first_unsubscribe), first_unsubscribe, excluded.first_unsubscribe);
+        {RecipientMerge};
         """;
 
     private const string UpsertClicks = """
