@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using Herald.Store;
 using Npgsql;
 using NpgsqlTypes;
 using static Herald.Postgres.Parameters;
@@ -87,19 +88,32 @@ public sealed partial class PostgresReportStore
     private async IAsyncEnumerable<ClickRow> ReadClicksCoreAsync(EventWindow window, IReadOnlyCollection<string> excluded, IReadOnlySet<int>? withTarget, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using var command = new NpgsqlCommand($"""
-            SELECT recipient COLLATE "C", at, link, flags, target FROM tracking_events
-            WHERE kind = 2 AND {InWindow} AND NOT (recipient = ANY($4))
-            ORDER BY recipient COLLATE "C", at
-            """, connection);
-        AddWindow(command, window);
-        command.Parameters.Add(Array(excluded.ToArray(), NpgsqlDbType.Text));
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        // One index range between each pair of excluded recipients, in the index's byte order: a flooding recipient's
+        // million clicks are never stepped over (a NOT = ANY filter visited each of them: 1.1-1.9 s instead of 0.57 s
+        // for the bench store's 1.1 million clicks). Every id sorts after the empty text, which no id is.
+        var bounds = excluded.Distinct(StringComparer.Ordinal).Order(RecipientOrder.Instance).ToList();
+        for (var range = 0; range <= bounds.Count; range++)
         {
-            var link = reader.GetInt32(2);
-            var target = (withTarget is null || withTarget.Contains(link)) && !reader.IsDBNull(4) ? reader.GetString(4) : null;
-            yield return new ClickRow(reader.GetString(0), reader.GetFieldValue<DateTimeOffset>(1), link, (EventFlags)reader.GetInt32(3), target);
+            var upper = range < bounds.Count;
+            await using var command = new NpgsqlCommand($"""
+                SELECT recipient COLLATE "C", at, link, flags, target FROM tracking_events
+                WHERE kind = 2 AND {InWindow} AND recipient COLLATE "C" > $4{(upper ? " AND recipient COLLATE \"C\" < $5" : string.Empty)}
+                ORDER BY recipient COLLATE "C", at
+                """, connection);
+            AddWindow(command, window);
+            command.Parameters.Add(new NpgsqlParameter { Value = range == 0 ? string.Empty : bounds[range - 1], NpgsqlDbType = NpgsqlDbType.Text });
+            if (upper)
+            {
+                command.Parameters.Add(new NpgsqlParameter { Value = bounds[range], NpgsqlDbType = NpgsqlDbType.Text });
+            }
+
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                var link = reader.GetInt32(2);
+                var target = (withTarget is null || withTarget.Contains(link)) && !reader.IsDBNull(4) ? reader.GetString(4) : null;
+                yield return new ClickRow(reader.GetString(0), reader.GetFieldValue<DateTimeOffset>(1), link, (EventFlags)reader.GetInt32(3), target);
+            }
         }
     }
 
