@@ -141,10 +141,8 @@ public sealed partial class SqliteTrackingStore
                 continue;
             }
 
-            if (!recipients.TryGetValue((e.CampaignId, e.RecipientId), out var r))
-            {
-                recipients[(e.CampaignId, e.RecipientId)] = r = new RecipientRollup();
-            }
+            ref var r = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(recipients, (e.CampaignId, e.RecipientId), out _);
+            r ??= new RecipientRollup();
 
             switch (e.Kind)
             {
