@@ -193,18 +193,15 @@ internal sealed class RelayState
 
     private void Update(Func<bool> change)
     {
-        RelayHealth? health = null;
+        // The snapshot is published under the lock: published after it, two connections' changes could reach the
+        // recorder in the other order, and an older "up" would overwrite "out_of_rotation" in the store (seen in CI).
+        // The callback only queues the snapshot (RelayHealthRecorder.Record), so holding the lock for it is cheap.
         lock (_lock)
         {
             if (change())
             {
-                health = new RelayHealth(Name, _state, _lastReply, _outOfRotation ?? _lastError, _since);
+                _changed(new RelayHealth(Name, _state, _lastReply, _outOfRotation ?? _lastError, _since));
             }
-        }
-
-        if (health is not null)
-        {
-            _changed(health);
         }
     }
 
