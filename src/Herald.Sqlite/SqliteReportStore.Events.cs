@@ -74,23 +74,29 @@ public sealed partial class SqliteReportStore
         ArgumentNullException.ThrowIfNull(window);
         ArgumentNullException.ThrowIfNull(excluded);
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using var command = connection.CreateCommand();
         // One index range between each pair of excluded recipients: a flooding recipient's million clicks are never
-        // stepped over (a NOT IN filter would still visit each of them).
-        command.CommandText = $"""
-            SELECT recipient, at, link, flags, target FROM tracking_events
-            WHERE kind = 2 AND {InWindowByRecipient} AND recipient > $after AND ($before IS NULL OR recipient < $before)
-            ORDER BY recipient, at;
-            """;
-        AddWindow(command, window);
-        var after = command.Parameters.Add("$after", SqliteType.Text);
-        var before = command.Parameters.Add("$before", SqliteType.Text);
+        // stepped over (a NOT IN filter would still visit each of them). The last range has no upper bound, and its
+        // own statement: an optional bound written as "($before IS NULL OR recipient < $before)" is no index bound,
+        // and each earlier range then stepped through every later click (0.9 s instead of 0.04 s for the bench
+        // store's first range).
         var bounds = excluded.Order(RecipientOrder.Instance).Distinct(StringComparer.Ordinal).ToList();
         for (var range = 0; range <= bounds.Count; range++)
         {
+            var upper = range < bounds.Count;
+            await using var command = connection.CreateCommand();
+            command.CommandText = $"""
+                SELECT recipient, at, link, flags, target FROM tracking_events
+                WHERE kind = 2 AND {InWindowByRecipient} AND recipient > $after{(upper ? " AND recipient < $before" : string.Empty)}
+                ORDER BY recipient, at;
+                """;
+            AddWindow(command, window);
             // Every text sorts after the empty one, which no recipient id is (ids are never empty).
-            after.Value = range == 0 ? string.Empty : bounds[range - 1];
-            before.Value = range < bounds.Count ? bounds[range] : DBNull.Value;
+            command.Parameters.AddWithValue("$after", range == 0 ? string.Empty : bounds[range - 1]);
+            if (upper)
+            {
+                command.Parameters.AddWithValue("$before", bounds[range]);
+            }
+
             await using var reader = await ExecuteReaderAsync(command, cancellationToken).ConfigureAwait(false);
             while (Read(reader, cancellationToken))
             {
