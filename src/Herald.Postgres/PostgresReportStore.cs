@@ -163,14 +163,34 @@ public sealed partial class PostgresReportStore : PostgresStore, IReportStore
             return new DeliveryFacts(planned, counts[0], counts[1], counts[2], counts[3], counts[4], counts[5], failures, skips);
         }, cancellationToken);
 
-    public IAsyncEnumerable<DeliveredRow> ReadDeliveredAsync(string campaignId, CancellationToken cancellationToken) =>
-        Stream(ReadDeliveredCoreAsync(campaignId, cancellationToken), cancellationToken);
+    public IAsyncEnumerable<DeliveredRow> ReadDeliveredAsync(string campaignId, int part, int parts, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(part);
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(parts, part);
+        return Stream(ReadDeliveredCoreAsync(campaignId, part, parts, cancellationToken), cancellationToken);
+    }
 
-    private async IAsyncEnumerable<DeliveredRow> ReadDeliveredCoreAsync(string campaignId, [EnumeratorCancellation] CancellationToken cancellationToken)
+    private async IAsyncEnumerable<DeliveredRow> ReadDeliveredCoreAsync(string campaignId, int part, int parts, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using var command = new NpgsqlCommand("SELECT recipient_id, updated_at FROM recipients WHERE campaign = $1 AND state = 2", connection);
+        // The sent rows' id span (two probes of the work index), cut into ranges of ids.
+        long lo, hi;
+        await using (var span = new NpgsqlCommand("SELECT min(id), max(id) FROM recipients WHERE campaign = $1 AND state = 2", connection))
+        {
+            span.Parameters.Add(new NpgsqlParameter { Value = campaignId });
+            await using var bounds = await span.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            if (!await bounds.ReadAsync(cancellationToken).ConfigureAwait(false) || bounds.IsDBNull(0))
+            {
+                yield break;
+            }
+
+            (lo, hi) = (bounds.GetInt64(0), bounds.GetInt64(1) + 1);
+        }
+
+        await using var command = new NpgsqlCommand("SELECT recipient_id, updated_at FROM recipients WHERE campaign = $1 AND state = 2 AND id >= $2 AND id < $3 ORDER BY id", connection);
         command.Parameters.Add(new NpgsqlParameter { Value = campaignId });
+        command.Parameters.Add(new NpgsqlParameter { Value = lo + ((hi - lo) * part / parts) });
+        command.Parameters.Add(new NpgsqlParameter { Value = lo + ((hi - lo) * (part + 1) / parts) });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {

@@ -256,7 +256,7 @@ public sealed partial class SqliteReportStore : IReportStore
         return new DeliveryFacts(planned, counts[0], counts[1], counts[2], counts[3], counts[4], counts[5], failures, skips);
     }
 
-    public async IAsyncEnumerable<DeliveredRow> ReadDeliveredAsync(string campaignId, [EnumeratorCancellation] CancellationToken cancellationToken)
+    public async IAsyncEnumerable<DeliveredRow> ReadDeliveredAsync(string campaignId, int part, int parts, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         if (!await TableExistsAsync(connection, "recipients", cancellationToken).ConfigureAwait(false))
@@ -264,8 +264,25 @@ public sealed partial class SqliteReportStore : IReportStore
             yield break;
         }
 
-        // The sent rows of the work index, in id order: the table is read front to back, not by random lookups.
-        await using var command = Command(connection, "SELECT recipient_id, updated_at FROM recipients WHERE campaign = $c AND state = 2 ORDER BY id;", campaignId);
+        ArgumentOutOfRangeException.ThrowIfNegative(part);
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(parts, part);
+        // The sent rows' id span (two seeks into the work index), cut into ranges; each range is read front to back on the
+        // work index, not by random lookups.
+        long lo, hi;
+        await using (var span = Command(connection, "SELECT MIN(id), MAX(id) FROM recipients WHERE campaign = $c AND state = 2;", campaignId))
+        {
+            await using var r = await ExecuteReaderAsync(span, cancellationToken).ConfigureAwait(false);
+            if (!Read(r, cancellationToken) || r.IsDBNull(0))
+            {
+                yield break;
+            }
+
+            (lo, hi) = (r.GetInt64(0), r.GetInt64(1) + 1);
+        }
+
+        await using var command = Command(connection, "SELECT recipient_id, updated_at FROM recipients WHERE campaign = $c AND state = 2 AND id >= $lo AND id < $hi ORDER BY id;", campaignId);
+        command.Parameters.AddWithValue("$lo", lo + ((hi - lo) * part / parts));
+        command.Parameters.AddWithValue("$hi", lo + ((hi - lo) * (part + 1) / parts));
         await using var reader = await ExecuteReaderAsync(command, cancellationToken).ConfigureAwait(false);
         while (Read(reader, cancellationToken))
         {

@@ -72,10 +72,31 @@ public abstract class ReportStoreContractTests : IAsyncLifetime
         Assert.Equal([new FailureCount(550, "5.1.1 unknown user", 2), new FailureCount(421, "4.7.0 try later", 1)], facts.FailedByCode);
         Assert.Equal(1, facts.SkippedByReason["suppressed"]);
         Assert.Null(await Reports.GetDeliveryAsync("unknown", Ct));
-        var delivered = await ListAsync(Reports.ReadDeliveredAsync("spring", Ct));
+        var delivered = await ListAsync(Reports.ReadDeliveredAsync("spring", 0, 1, Ct));
         Assert.Equal(["r1", "r2"], delivered.Select(d => d.RecipientId).Order(StringComparer.Ordinal));
         var ledger = await ListAsync(Reports.ReadLedgerAsync("spring", details: false, Ct));
         Assert.Equal(ledger.Where(l => l.State == DeliveryState.Sent).ToDictionary(l => l.RecipientId, l => l.UpdatedAt), delivered.ToDictionary(d => d.RecipientId, d => d.At));
+    }
+
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(7)]
+    public async Task The_parts_of_the_delivered_rows_hold_each_sent_row_once_in_plan_order(int parts)
+    {
+        int[] sent = [1, 2, 4, 5, 7, 9, 10, 12, 13, 15, 16, 17];
+        await SeedPlanAsync("spring", 18, sent, failed: [(3, 550, "5.1.1 unknown user")], skipped: [(6, "suppressed")]);
+
+        var whole = await ListAsync(Reports.ReadDeliveredAsync("spring", 0, 1, Ct));
+        var split = new List<DeliveredRow>();
+        for (var part = 0; part < parts; part++)
+        {
+            split.AddRange(await ListAsync(Reports.ReadDeliveredAsync("spring", part, parts, Ct)));
+        }
+
+        Assert.Equal(sent.Select(i => $"r{i}"), whole.Select(d => d.RecipientId));
+        Assert.Equal(whole, split);
+        Assert.Empty(await ListAsync(Reports.ReadDeliveredAsync("autumn", 0, parts, Ct)));
     }
 
     [Fact]

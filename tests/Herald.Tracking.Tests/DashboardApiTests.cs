@@ -175,7 +175,8 @@ internal sealed class SlowReports(IReportStore inner, TimeSpan delay) : IReportS
 
     public Task<EventSpan?> GetEventSpanAsync(EventWindow window, CancellationToken cancellationToken) => inner.GetEventSpanAsync(window, cancellationToken);
 
-    public IAsyncEnumerable<DeliveredRow> ReadDeliveredAsync(string campaignId, CancellationToken cancellationToken) => inner.ReadDeliveredAsync(campaignId, cancellationToken);
+    public IAsyncEnumerable<DeliveredRow> ReadDeliveredAsync(string campaignId, int part, int parts, CancellationToken cancellationToken) =>
+        inner.ReadDeliveredAsync(campaignId, part, parts, cancellationToken);
 
     public IAsyncEnumerable<LedgerEntry> ReadLedgerAsync(string campaignId, bool details, CancellationToken cancellationToken) => inner.ReadLedgerAsync(campaignId, details, cancellationToken);
 

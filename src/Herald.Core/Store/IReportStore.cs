@@ -43,10 +43,12 @@ public interface IReportStore : IAsyncDisposable
     Task<EventSpan?> GetEventSpanAsync(EventWindow window, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Every recipient recorded <c>sent</c> and when, in plan order (a sequential read, no sort): the report keeps it
-    /// as a map for the rules and delays that need each recipient's delivery time.
+    /// Part <paramref name="part"/> (0-based) of <paramref name="parts"/> of the recipients recorded <c>sent</c> and
+    /// when: ranges of the plan's row ids, each read in plan order (a sequential read, no sort). The parts together hold
+    /// every sent row once, and a lower part holds earlier rows, so the report reads them concurrently, one map each,
+    /// for the rules and delays that need each recipient's delivery time.
     /// </summary>
-    IAsyncEnumerable<DeliveredRow> ReadDeliveredAsync(string campaignId, CancellationToken cancellationToken);
+    IAsyncEnumerable<DeliveredRow> ReadDeliveredAsync(string campaignId, int part, int parts, CancellationToken cancellationToken);
 
     /// <summary>Every ledger row of the campaign, by recipient. <paramref name="details"/> adds address, reply, attempts and skip reason.</summary>
     IAsyncEnumerable<LedgerEntry> ReadLedgerAsync(string campaignId, bool details, CancellationToken cancellationToken);
