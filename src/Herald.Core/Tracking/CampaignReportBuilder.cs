@@ -92,7 +92,7 @@ public static class CampaignReportBuilder
         }
     }
 
-    private static async Task<IReadOnlyDictionary<string, DateTimeOffset>> MapOf(Task<Delivered> delivered) => (await delivered.ConfigureAwait(false)).At;
+    private static async Task<DeliveryTimes> MapOf(Task<Delivered> delivered) => (await delivered.ConfigureAwait(false)).At;
 
     /// <summary>
     /// Every sent recipient's delivery time, and the first and last of them: read in parts of the plan, one per core (at
@@ -106,7 +106,7 @@ public static class CampaignReportBuilder
         var done = await Task.WhenAll(reads).ConfigureAwait(false);
         var first = done.Where(d => d.First is not null).Select(d => d.First).Min();
         var last = done.Where(d => d.Last is not null).Select(d => d.Last).Max();
-        return new Delivered(done.Length == 1 ? done[0].At : new DeliveryTimes([.. done.Select(d => d.At)]), first, last);
+        return new Delivered(new DeliveryTimes([.. done.Select(d => d.At)]), first, last);
     }
 
     private static async Task<(Dictionary<string, DateTimeOffset> At, DateTimeOffset? First, DateTimeOffset? Last)> ReadPartAsync(
@@ -123,55 +123,6 @@ public static class CampaignReportBuilder
         }
 
         return (at, first, last);
-    }
-
-    /// <summary>The parts' maps as one: looked up in plan order, so a recipient id planned twice keeps its first delivery.</summary>
-    private sealed class DeliveryTimes(Dictionary<string, DateTimeOffset>[] parts) : IReadOnlyDictionary<string, DateTimeOffset>
-    {
-        public DateTimeOffset this[string key] => TryGetValue(key, out var value) ? value : throw new KeyNotFoundException();
-
-        public IEnumerable<string> Keys => this.Select(p => p.Key);
-
-        public IEnumerable<DateTimeOffset> Values => this.Select(p => p.Value);
-
-        public int Count
-        {
-            get
-            {
-                var count = 0;
-                using var pairs = GetEnumerator();
-                while (pairs.MoveNext())
-                {
-                    count++;
-                }
-
-                return count;
-            }
-        }
-
-        public bool ContainsKey(string key) => TryGetValue(key, out _);
-
-        public bool TryGetValue(string key, out DateTimeOffset value)
-        {
-            foreach (var part in parts)
-            {
-                if (part.TryGetValue(key, out value))
-                {
-                    return true;
-                }
-            }
-
-            value = default;
-            return false;
-        }
-
-        public IEnumerator<KeyValuePair<string, DateTimeOffset>> GetEnumerator()
-        {
-            var seen = new HashSet<string>(StringComparer.Ordinal);
-            return parts.SelectMany(p => p).Where(p => seen.Add(p.Key)).GetEnumerator();
-        }
-
-        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
     }
 
     private static IReadOnlyList<DateTimeOffset> Edges(EventWindow window, Delivered delivered, EventSpan? span)
@@ -264,5 +215,5 @@ public static class CampaignReportBuilder
             l.Clicks, l.Unique, l.Human, l.HumanUnique, listed, other);
     }
 
-    private sealed record Delivered(IReadOnlyDictionary<string, DateTimeOffset> At, DateTimeOffset? First, DateTimeOffset? Last);
+    private sealed record Delivered(DeliveryTimes At, DateTimeOffset? First, DateTimeOffset? Last);
 }

@@ -95,7 +95,7 @@ internal sealed class RecipientActivity
     }
 
     /// <summary>Applies the bot rules once every stream has contributed.</summary>
-    internal void Complete(ClickClassifier classifier, int maxEvents, IReadOnlyDictionary<string, DateTimeOffset>? delivered)
+    internal void Complete(ClickClassifier classifier, int maxEvents, DeliveryTimes? delivered)
     {
         DeliveredAt = delivered is not null && delivered.TryGetValue(RecipientId, out var at) ? at : null;
         foreach (var row in Ledger)
@@ -152,8 +152,8 @@ internal sealed class RecipientActivityReader : IAsyncDisposable
     private readonly IReadOnlyList<HeavyRecipient> _heavy;
     private readonly ClickClassifier _classifier;
     private readonly int _maxEvents;
-    private readonly Task<IReadOnlyDictionary<string, DateTimeOffset>>? _deliveredTask;
-    private IReadOnlyDictionary<string, DateTimeOffset>? _delivered;
+    private readonly Task<DeliveryTimes>? _deliveredTask;
+    private DeliveryTimes? _delivered;
     private readonly RecipientActivity _current = new();
     private int _heavyIndex;
     private string? _previous;
@@ -161,7 +161,7 @@ internal sealed class RecipientActivityReader : IAsyncDisposable
     private RecipientActivityReader(
         PrefetchedStream<LedgerEntry>? ledger, PrefetchedStream<BounceRow>? bounces, PrefetchedStream<OpenSummary> opens, PrefetchedStream<ClickRow> clicks,
         PrefetchedStream<UnsubscribeRow> unsubscribes, IReadOnlyList<HeavyRecipient> heavy, EngagementOptions options,
-        Task<IReadOnlyDictionary<string, DateTimeOffset>>? delivered)
+        Task<DeliveryTimes>? delivered)
     {
         _deliveredTask = delivered;
         _ledger = ledger;
@@ -185,7 +185,7 @@ internal sealed class RecipientActivityReader : IAsyncDisposable
     /// export).
     /// </summary>
     public static async Task<RecipientActivityReader> OpenAsync(
-        IReportStore store, EventWindow window, Task<IReadOnlyDictionary<string, DateTimeOffset>>? delivered, IReadOnlyList<HeavyRecipient> heavy,
+        IReportStore store, EventWindow window, Task<DeliveryTimes>? delivered, IReadOnlyList<HeavyRecipient> heavy,
         IReadOnlySet<int>? withTarget, EngagementOptions options, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(store);
