@@ -90,21 +90,19 @@ public sealed partial class PostgresReportStore
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         // One index range between each pair of excluded recipients, in the index's byte order: a flooding recipient's
         // million clicks are never stepped over (a NOT = ANY filter visited each of them: 1.1-1.9 s instead of 0.57 s
-        // for the bench store's 1.1 million clicks). Every id sorts after the empty text, which no id is.
-        var bounds = excluded.Distinct(StringComparer.Ordinal).Order(RecipientOrder.Instance).ToList();
-        for (var range = 0; range <= bounds.Count; range++)
+        // for the bench store's 1.1 million clicks).
+        foreach (var (after, before) in ReportRanges.Gaps(excluded))
         {
-            var upper = range < bounds.Count;
             await using var command = new NpgsqlCommand($"""
                 SELECT recipient COLLATE "C", at, link, flags, target FROM tracking_events
-                WHERE kind = 2 AND {InWindow} AND recipient COLLATE "C" > $4{(upper ? " AND recipient COLLATE \"C\" < $5" : string.Empty)}
+                WHERE kind = 2 AND {InWindow} AND recipient COLLATE "C" > $4{(before is null ? string.Empty : " AND recipient COLLATE \"C\" < $5")}
                 ORDER BY recipient COLLATE "C", at
                 """, connection);
             AddWindow(command, window);
-            command.Parameters.Add(new NpgsqlParameter { Value = range == 0 ? string.Empty : bounds[range - 1], NpgsqlDbType = NpgsqlDbType.Text });
-            if (upper)
+            command.Parameters.Add(new NpgsqlParameter { Value = after, NpgsqlDbType = NpgsqlDbType.Text });
+            if (before is not null)
             {
-                command.Parameters.Add(new NpgsqlParameter { Value = bounds[range], NpgsqlDbType = NpgsqlDbType.Text });
+                command.Parameters.Add(new NpgsqlParameter { Value = before, NpgsqlDbType = NpgsqlDbType.Text });
             }
 
             await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);

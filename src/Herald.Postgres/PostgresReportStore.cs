@@ -165,8 +165,7 @@ public sealed partial class PostgresReportStore : PostgresStore, IReportStore
 
     public IAsyncEnumerable<DeliveredRow> ReadDeliveredAsync(string campaignId, int part, int parts, CancellationToken cancellationToken)
     {
-        ArgumentOutOfRangeException.ThrowIfNegative(part);
-        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(parts, part);
+        ReportRanges.CheckPart(part, parts);
         return Stream(ReadDeliveredCoreAsync(campaignId, part, parts, cancellationToken), cancellationToken);
     }
 
@@ -174,7 +173,7 @@ public sealed partial class PostgresReportStore : PostgresStore, IReportStore
     {
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         // The sent rows' id span (two probes of the work index), cut into ranges of ids.
-        long lo, hi;
+        long min, max;
         await using (var span = new NpgsqlCommand("SELECT min(id), max(id) FROM recipients WHERE campaign = $1 AND state = 2", connection))
         {
             span.Parameters.Add(new NpgsqlParameter { Value = campaignId });
@@ -184,13 +183,14 @@ public sealed partial class PostgresReportStore : PostgresStore, IReportStore
                 yield break;
             }
 
-            (lo, hi) = (bounds.GetInt64(0), bounds.GetInt64(1) + 1);
+            (min, max) = (bounds.GetInt64(0), bounds.GetInt64(1));
         }
 
         await using var command = new NpgsqlCommand("SELECT recipient_id, updated_at FROM recipients WHERE campaign = $1 AND state = 2 AND id >= $2 AND id < $3 ORDER BY id", connection);
         command.Parameters.Add(new NpgsqlParameter { Value = campaignId });
-        command.Parameters.Add(new NpgsqlParameter { Value = lo + ((hi - lo) * part / parts) });
-        command.Parameters.Add(new NpgsqlParameter { Value = lo + ((hi - lo) * (part + 1) / parts) });
+        var (from, to) = ReportRanges.PlanPart(min, max, part, parts);
+        command.Parameters.Add(new NpgsqlParameter { Value = from });
+        command.Parameters.Add(new NpgsqlParameter { Value = to });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {

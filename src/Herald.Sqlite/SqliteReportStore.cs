@@ -258,17 +258,16 @@ public sealed partial class SqliteReportStore : IReportStore
 
     public async IAsyncEnumerable<DeliveredRow> ReadDeliveredAsync(string campaignId, int part, int parts, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
+        ReportRanges.CheckPart(part, parts);
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         if (!await TableExistsAsync(connection, "recipients", cancellationToken).ConfigureAwait(false))
         {
             yield break;
         }
 
-        ArgumentOutOfRangeException.ThrowIfNegative(part);
-        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(parts, part);
         // The sent rows' id span (two seeks into the work index), cut into ranges; each range is read front to back on the
         // work index, not by random lookups.
-        long lo, hi;
+        long min, max;
         await using (var span = Command(connection, "SELECT MIN(id), MAX(id) FROM recipients WHERE campaign = $c AND state = 2;", campaignId))
         {
             await using var r = await ExecuteReaderAsync(span, cancellationToken).ConfigureAwait(false);
@@ -277,12 +276,13 @@ public sealed partial class SqliteReportStore : IReportStore
                 yield break;
             }
 
-            (lo, hi) = (r.GetInt64(0), r.GetInt64(1) + 1);
+            (min, max) = (r.GetInt64(0), r.GetInt64(1));
         }
 
+        var (from, to) = ReportRanges.PlanPart(min, max, part, parts);
         await using var command = Command(connection, "SELECT recipient_id, updated_at FROM recipients WHERE campaign = $c AND state = 2 AND id >= $lo AND id < $hi ORDER BY id;", campaignId);
-        command.Parameters.AddWithValue("$lo", lo + ((hi - lo) * part / parts));
-        command.Parameters.AddWithValue("$hi", lo + ((hi - lo) * (part + 1) / parts));
+        command.Parameters.AddWithValue("$lo", from);
+        command.Parameters.AddWithValue("$hi", to);
         await using var reader = await ExecuteReaderAsync(command, cancellationToken).ConfigureAwait(false);
         while (Read(reader, cancellationToken))
         {
