@@ -145,13 +145,24 @@ public abstract partial class DeliveryStoreContractTests
             await PlanAsync(Store, campaign, pending: Rows);
             var claims = new ConcurrentBag<(string Worker, IReadOnlyList<WorkItem> Items)>();
             var lost = 0;
+            // The four first claims are made at once (all workers registered first), and nobody goes on before all
+            // four are answered: otherwise a worker scheduled early on a busy machine could take all 1,500 rows before
+            // the others ran at all, and there would be no race to check.
+            var registered = Gate(4);
+            var firstClaimed = Gate(4);
 
             async Task RunAsync(IDeliveryStore store, string worker)
             {
                 await StartAsync(store, campaign, worker);
-                while (true)
+                await registered.PassAsync();
+                for (var claim = 0; ; claim++)
                 {
                     var items = await store.ClaimAsync(campaign, worker, 17, LongLease, Ct);
+                    if (claim == 0)
+                    {
+                        await firstClaimed.PassAsync();
+                    }
+
                     if (items.Count == 0)
                     {
                         return;
@@ -174,7 +185,7 @@ public abstract partial class DeliveryStoreContractTests
             Assert.Equal(Rows, ids.Distinct().Count());
             Assert.Equal(0, lost);
             Assert.Equal(claims.Count, claims.Select(c => c.Items[0].Token).Distinct().Count());
-            Assert.True(claims.Select(c => c.Worker).Distinct().Count() > 1, "only one worker ever got rows: the race did not happen");
+            Assert.Equal(4, claims.Select(c => c.Worker).Distinct().Count());
             Assert.Equal(Rows, (await Store.GetCountsAsync(campaign, Ct)).Sending);
         }
     }
@@ -240,5 +251,24 @@ public abstract partial class DeliveryStoreContractTests
         await StartAsync(stores[1], "m", "w1");
         Assert.Equal(3, (await stores[1].ClaimAsync("m", "w1", 10, LongLease, Ct)).Count);
         Assert.Equal(3, (await stores[3].GetCountsAsync("m", Ct)).Pending);
+    }
+
+    private static CountdownGate Gate(int parties) => new(parties);
+
+    /// <summary>Lets its parties on only once all of them have arrived (bounded: a party that never comes fails the test).</summary>
+    private sealed class CountdownGate(int parties)
+    {
+        private readonly TaskCompletionSource _open = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private int _arrived;
+
+        public Task PassAsync()
+        {
+            if (Interlocked.Increment(ref _arrived) == parties)
+            {
+                _open.SetResult();
+            }
+
+            return _open.Task.WaitAsync(TimeSpan.FromSeconds(30), Ct);
+        }
     }
 }
