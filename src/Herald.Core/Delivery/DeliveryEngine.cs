@@ -458,7 +458,9 @@ public sealed partial class DeliveryEngine
         var connection = new RelayConnection(relay.Options, _campaign.Delivery, _campaign.From.Domain, _options.Dkim, _options.Transcript, number);
         await using (connection.ConfigureAwait(false))
         {
-            while (!stopToken.IsCancellationRequested && !relay.IsOutOfRotation)
+            // A pause stops every connection before its next message, not once the feed loop has acted on it: the
+            // rows still queued go back to the pool with the others that never reached a connection.
+            while (!stopToken.IsCancellationRequested && !relay.IsOutOfRotation && Volatile.Read(ref _pauseReason) is null)
             {
                 var wait = relay.Breaker.TryEnter();
                 if (wait > TimeSpan.Zero)
