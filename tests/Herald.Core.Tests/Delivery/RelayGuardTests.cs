@@ -274,9 +274,10 @@ public sealed class RelayGuardTests
         var result = await harness.SendAsync(EngineHarness.Campaign(t => t.Connections = 1, server.Port), new DeliveryEngineOptions { Guards = [guard] });
 
         Assert.Equal((DeliveryStop.Paused, "complaint rate 0.4 % (limit 0.3 %)"), (result.Stop, result.Reason));
-        // The tenth reply is released by the poll itself, a moment before the engine records the pause: the one
-        // connection may start the eleventh message in that moment, never a twelfth.
-        Assert.InRange(result.Counts.Sent, 10, 11);
+        // The tenth reply is released by the poll itself, a moment before the engine acts on the pause. The one
+        // connection may finish more messages in that moment (a reply takes about a millisecond here, and on a busy
+        // machine the engine's next step can wait for a thread): a few, never the rest of the campaign.
+        Assert.InRange(result.Counts.Sent, 10, 50);
         Assert.Equal(1000 - result.Counts.Sent, result.Counts.Pending);
     }
 
@@ -305,9 +306,10 @@ public sealed class RelayGuardTests
         var result = await harness.SendAsync(EngineHarness.Campaign(t => t.Connections = 1, server.Port), new DeliveryEngineOptions { State = state });
 
         Assert.Equal((DeliveryStop.Paused, "complaint rate 0.5 % (limit 0.3 %)"), (result.Stop, result.Reason));
-        // The fifth reply is released when the engine reads the pause, a moment before it acts on it: the one
-        // connection may start the sixth message in that moment, never a seventh.
-        Assert.InRange(result.Counts.Sent, 5, 6);
+        // The fifth reply is released when the engine reads the pause, a moment before it acts on it. The one
+        // connection may finish more messages in that moment (CI saw 7 once, on a busy machine, where "never a seventh"
+        // was asserted): a few, never the rest of the campaign.
+        Assert.InRange(result.Counts.Sent, 5, 50);
         Assert.Equal(1000 - result.Counts.Sent, result.Counts.Pending);
     }
 
