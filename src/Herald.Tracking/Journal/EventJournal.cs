@@ -227,7 +227,15 @@ internal sealed class EventJournal : IDisposable
 
     private bool Write(ReadOnlySpan<byte> bytes, int events)
     {
-        var segment = _segments[^1];
+        // Under the lock: the mover removes stored files from the front of the list meanwhile, and a List read while
+        // RemoveAt shifts it can give null or throw (a serve under wrk load aborted on it in about 1 run of 15). Only
+        // this thread appends, so the last file stays the last once read.
+        Segment segment;
+        lock (_segments)
+        {
+            segment = _segments[^1];
+        }
+
         try
         {
             segment.Stream!.Write(bytes);
