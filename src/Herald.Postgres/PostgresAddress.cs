@@ -237,9 +237,9 @@ public sealed record PostgresAddress(string Username, IReadOnlyList<(string Host
             Timeout = 15,
             CommandTimeout = 60,
             CancellationTimeout = 5000,
-            // PostgreSQL's JIT compiles any query whose estimated cost passes jit_above_cost: the counts over a whole
-            // campaign (status, the dashboard's overview, the senders' progress) paid 250-350 ms of compilation each
-            // for a 200 ms scan. A startup option, so it outlives the pool's DISCARD ALL.
+            // PostgreSQL's JIT compiles any query whose estimated cost passes jit_above_cost: the dashboard overview's
+            // counts over a 1M-recipient campaign paid 348 ms of compilation for a ~250 ms scan (docs/PERFORMANCE.md,
+            // round 6). A startup option, so it outlives the pool's DISCARD ALL.
             Options = "-c jit=off",
         };
         if (password is not null)

@@ -228,8 +228,8 @@ internal sealed class EventJournal : IDisposable
     private bool Write(ReadOnlySpan<byte> bytes, int events)
     {
         // Under the lock: the mover removes stored files from the front of the list meanwhile, and a List read while
-        // RemoveAt shifts it can give null or throw (a serve under wrk load aborted on it in about 1 run of 15). Only
-        // this thread appends, so the last file stays the last once read.
+        // RemoveAt shifts it can give null or throw, which on this thread would abort the process. Only this thread
+        // appends, so the last file stays the last once read.
         Segment segment;
         lock (_segments)
         {
