@@ -148,29 +148,21 @@ public abstract partial class DeliveryStoreContractTests
             // The four first claims are made at once (all workers registered first), and nobody goes on before all
             // four are answered: otherwise a worker scheduled early on a busy machine could take all 1,500 rows before
             // the others ran at all, and there would be no race to check.
-            var registered = Gate(4);
-            var firstClaimed = Gate(4);
+            var registered = new CountdownGate(4);
+            var firstClaimed = new CountdownGate(4);
 
             async Task RunAsync(IDeliveryStore store, string worker)
             {
                 await StartAsync(store, campaign, worker);
                 await registered.PassAsync();
-                for (var claim = 0; ; claim++)
+                var items = await store.ClaimAsync(campaign, worker, 17, LongLease, Ct);
+                await firstClaimed.PassAsync();
+                while (items.Count > 0)
                 {
-                    var items = await store.ClaimAsync(campaign, worker, 17, LongLease, Ct);
-                    if (claim == 0)
-                    {
-                        await firstClaimed.PassAsync();
-                    }
-
-                    if (items.Count == 0)
-                    {
-                        return;
-                    }
-
                     claims.Add((worker, items));
                     var commit = await store.CommitAsync(worker, items.Select(i => i.Claimed).ToList(), [], Ct);
                     Interlocked.Add(ref lost, commit.Lost.Count);
+                    items = await store.ClaimAsync(campaign, worker, 17, LongLease, Ct);
                 }
             }
 
@@ -252,8 +244,6 @@ public abstract partial class DeliveryStoreContractTests
         Assert.Equal(3, (await stores[1].ClaimAsync("m", "w1", 10, LongLease, Ct)).Count);
         Assert.Equal(3, (await stores[3].GetCountsAsync("m", Ct)).Pending);
     }
-
-    private static CountdownGate Gate(int parties) => new(parties);
 
     /// <summary>Lets its parties on only once all of them have arrived (bounded: a party that never comes fails the test).</summary>
     private sealed class CountdownGate(int parties)
