@@ -6,7 +6,8 @@
 #   no-lease     without ix_recipients_lease, fillfactor 70 (the claim, which only sets the lease, can then be a HOT update)
 #   no-work      without ix_recipients_work and ix_recipients_lease, fillfactor 70 (marks and outcomes update one index fewer)
 # It reports the rate and the PostgreSQL server's CPU time per recipient during the load phase (the planning COPY
-# excluded), read from /proc for every `postgres` process, so the server must run on this machine. An experiment, not
+# excluded), read from /proc for every `postgres` process: the server must run on this machine, and no other PostgreSQL
+# should be busy on it (its time would count too). An experiment, not
 # a schema: the variants drop indexes that counts, recovery and the workers' list read (docs/PERFORMANCE.md).
 #
 #   bench/ledger-indexes.sh [--recipients N] [--rounds R] [--batch B] [--db postgresql://USER@HOST:PORT/DB] [--doc]
@@ -31,32 +32,15 @@ while [ $# -gt 0 ]; do
         --batch) batch=$2; shift 2 ;;
         --db) db=$2; shift 2 ;;
         --doc) write_doc=1; shift ;;
-        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
         *) echo "unknown argument: $1" >&2; exit 2 ;;
     esac
 done
 log() { printf '[ledger-indexes %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 
 work=$(mktemp -d /tmp/herald-ledger-indexes.XXXXXX)
-scratch=
-cleanup() {
-    if [ -n "$scratch" ]; then
-        psql "$server/postgres" -qAtc "DROP DATABASE IF EXISTS $scratch WITH (FORCE)" >/dev/null 2>&1 || true
-    fi
-    declare -F herald_pg_stop >/dev/null && herald_pg_stop
-    rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-if [ -z "$db" ]; then
-    # shellcheck source=../.ci/postgres.sh
-    source .ci/postgres.sh
-    db=$HERALD_TEST_PG
-fi
-command -v psql >/dev/null || { echo "psql is needed (Debian's postgresql-client)" >&2; exit 1; }
-server=${db%/*}
-base=${db##*/}; base=${base%%\?*}
+# shellcheck source=pg-scratch.sh
+source bench/pg-scratch.sh
 pgrep -x postgres >/dev/null || { echo "no postgres process on this machine: the server's CPU time cannot be read" >&2; exit 1; }
 
 # CPU time (clock ticks) of every postgres process, and of the backends that have exited (the postmaster's children).

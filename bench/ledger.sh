@@ -33,25 +33,8 @@ done
 log() { printf '[ledger %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 
 work=$(mktemp -d /tmp/herald-ledger.XXXXXX)
-scratch=
-cleanup() {
-    if [ -n "$scratch" ]; then
-        psql "$server/postgres" -qAtc "DROP DATABASE IF EXISTS $scratch WITH (FORCE)" >/dev/null 2>&1 || true
-    fi
-    declare -F herald_pg_stop >/dev/null && herald_pg_stop
-    rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-if [ -z "$db" ]; then
-    # shellcheck source=../.ci/postgres.sh
-    source .ci/postgres.sh
-    db=$HERALD_TEST_PG
-fi
-command -v psql >/dev/null || { echo "psql is needed (Debian's postgresql-client)" >&2; exit 1; }
-server=${db%/*}
-base=${db##*/}; base=${base%%\?*}
+# shellcheck source=pg-scratch.sh
+source bench/pg-scratch.sh
 scratch="${base}_ledger_$$"
 psql "$server/postgres" -qAtc "CREATE DATABASE $scratch" >/dev/null
 pg="$server/$scratch"
