@@ -7,8 +7,8 @@
 #   no-work      without ix_recipients_work and ix_recipients_lease, fillfactor 70 (marks and outcomes update one index fewer)
 # It reports the rate and the PostgreSQL server's CPU time per recipient during the load phase (the planning COPY
 # excluded), read from /proc for every `postgres` process: the server must run on this machine, and no other PostgreSQL
-# should be busy on it (its time would count too). An experiment, not
-# a schema: the variants drop indexes that counts, recovery and the workers' list read (docs/PERFORMANCE.md).
+# should be busy on it (its time would count too). An experiment, not a schema: the variants drop indexes that counts,
+# recovery and the workers' list read (docs/PERFORMANCE.md).
 #
 #   bench/ledger-indexes.sh [--recipients N] [--rounds R] [--batch B] [--db postgresql://USER@HOST:PORT/DB] [--doc]
 #
@@ -32,7 +32,7 @@ while [ $# -gt 0 ]; do
         --batch) batch=$2; shift 2 ;;
         --db) db=$2; shift 2 ;;
         --doc) write_doc=1; shift ;;
-        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
         *) echo "unknown argument: $1" >&2; exit 2 ;;
     esac
 done
@@ -84,12 +84,14 @@ for round in $(seq 1 "$rounds"); do
         timeout $(( seconds * 2 )) "${load[@]}" --db "$pg" --recipients "$recipients" --senders 1 --batch "$batch" --seconds "$seconds" \
             >"$work/load.out" 2>"$work/load.err" &
         pid=$!
-        # The load phase starts when the plan is written; bounded wait (the plan of 1M rows takes under a minute).
+        # The load phase starts when the plan is written; a bounded wait (the plan of 1M rows takes under a minute),
+        # and no figure at all if the plan was not seen, since the server's time would then include its COPY.
         for _ in $(seq 1 1200); do
             grep -q '^planned' "$work/load.err" && break
             kill -0 "$pid" 2>/dev/null || break
             sleep 0.1
         done
+        grep -q '^planned' "$work/load.err" || { kill "$pid" 2>/dev/null; cat "$work/load.err" >&2; echo "$v: the plan was not written within 120 s" >&2; exit 1; }
         before=$(pg_ticks)
         wait "$pid" || { cat "$work/load.err" >&2; exit 1; }
         after=$(pg_ticks)
