@@ -60,7 +60,7 @@ public sealed class DeliveryEngineOptions
     /// <summary>How long the store may stay unavailable (sending paused) before the run ends with <see cref="DeliveryStop.StoreUnavailable"/>.</summary>
     public TimeSpan StoreOutageTimeout { get; init; } = TimeSpan.FromMinutes(10);
 
-    /// <summary>Rows claimed per store round trip (0: eight times the number of connections, at least 64).</summary>
+    /// <summary>Most rows held at once (queued and in flight), claimed again when half is left (0: eight times the number of connections, at least 64).</summary>
     public int ClaimBatch { get; init; }
 
     /// <summary>Signs every message; required when the campaign has a <c>dkim</c> section (keys are loaded by the caller, once).</summary>
@@ -194,8 +194,9 @@ public sealed partial class DeliveryEngine
         _relays = _campaign.Relays.Select(r => new RelayState(r, _campaign.Delivery, _time, health.Record)).ToArray();
         var connections = _relays.Sum(r => Math.Max(1, r.Options.Connections));
         // The feed refills at half of claimBatch, counting the rows in flight on the connections: with 2 × connections
-        // the queue was empty at every refill, and on PostgreSQL (a claim is a round trip of 5–25 ms) connections waited
-        // for work ~20 % of the time (docs/PERFORMANCE.md, "Claim batch"). 8 × connections keeps ~3 × connections queued.
+        // the queue was empty at every refill, and on PostgreSQL connections waited for work ~20 % of a send during the
+        // claims' round trips (docs/PERFORMANCE.md, "Claim batch"). 8 × connections leaves ~3 × connections queued at
+        // each refill.
         var claimBatch = _options.ClaimBatch > 0 ? _options.ClaimBatch : Math.Max(64, connections * 8);
         // Never more than claimBatch items are outstanding, so putting one back never waits.
         var work = Channel.CreateBounded<WorkItem>(new BoundedChannelOptions(claimBatch) { SingleWriter = false });
