@@ -51,12 +51,22 @@ internal sealed class SinkStore : MessageStore
 
         if (_options.OutDir is not null && Interlocked.Increment(ref _files) <= _options.MaxFiles)
         {
-            WriteEml(buffer);
+            try
+            {
+                WriteEml(buffer);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // Not kept, so not accepted: a transient reply the sender retries (SmtpServer's own answer to a
+                // throwing store is a bare, permanent 554, which fails the recipient and says nothing about why).
+                Console.Error.WriteLine($"sink: could not keep the message in {_options.OutDir}: {ex.Message}");
+                return new SmtpResponse((SmtpReplyCode)451, $"4.3.0 could not keep the message: {ex.Message}");
+            }
         }
 
         if (_log is not null)
         {
-                WriteLogLine(transaction, buffer);
+            WriteLogLine(transaction, buffer);
         }
 
         var count = Interlocked.Increment(ref _count);

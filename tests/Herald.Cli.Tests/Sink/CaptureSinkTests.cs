@@ -70,6 +70,20 @@ public sealed class CaptureSinkTests : IDisposable
     }
 
     [Fact]
+    public async Task A_message_it_cannot_keep_gets_a_transient_reply_and_is_not_counted()
+    {
+        var outDir = Path.Combine(_dir, "eml");
+        await using var sink = await CaptureSink.StartAsync(new CaptureSinkOptions { Port = 0, OutDir = outDir }, Ct);
+        Directory.Delete(outDir, recursive: true);
+
+        using var message = NewMessage("ann@example.org", "gone@herald.test");
+        var refused = await Assert.ThrowsAsync<SmtpCommandException>(() => SendAsync(sink.Port, [message]));
+        Assert.Equal(451, (int)refused.StatusCode);
+        Assert.Contains("could not keep the message", refused.Message, StringComparison.Ordinal);
+        Assert.Equal(0, sink.Count);
+    }
+
+    [Fact]
     public async Task Without_out_dir_nothing_is_written_to_disk()
     {
         await using var sink = await CaptureSink.StartAsync(new CaptureSinkOptions { Port = 0 }, Ct);
