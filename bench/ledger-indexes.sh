@@ -43,19 +43,8 @@ work=$(mktemp -d /tmp/herald-ledger-indexes.XXXXXX)
 source bench/pg-scratch.sh
 pgrep -x postgres >/dev/null || { echo "no postgres process on this machine: the server's CPU time cannot be read" >&2; exit 1; }
 
-# CPU time (clock ticks) of every postgres process, and of the backends that have exited (the postmaster's children).
-pg_ticks() {
-    local total=0 pid fields
-    for pid in $(pgrep -x postgres); do
-        fields=$(cut -d' ' -f4,14-17 "/proc/$pid/stat" 2>/dev/null) || continue
-        read -r parent utime stime cutime cstime <<<"$fields"
-        total=$(( total + utime + stime ))
-        if [ "$(cat "/proc/$parent/comm" 2>/dev/null)" != postgres ]; then
-            total=$(( total + cutime + cstime ))
-        fi
-    done
-    echo "$total"
-}
+# shellcheck source=pg-ticks.sh
+source bench/pg-ticks.sh
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 log "building Release"

@@ -235,6 +235,7 @@ pg_run() {
     timeout 1800 "${herald[@]}" prepare "$work/campaign/campaign.yml" --db "$address" >"$work/pg$n-prepare.out" 2>&1 \
         || { echo "herald prepare on PostgreSQL failed:" >&2; tail -20 "$work/pg$n-prepare.out" >&2; return 1; }
     local send_pids=()
+    pg_before=$(pg_ticks)
     t0=$(date +%s.%N)
     for i in $(seq "$senders"); do
         # Herald's own CPU on PostgreSQL (the server's is on the same cores, apart), as for the SQLite send.
@@ -243,6 +244,7 @@ pg_run() {
     done
     for i in "${send_pids[@]}"; do wait "$i" || rc=$?; done
     pg_wall=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
+    pg_server_ticks=$(( $(pg_ticks) - pg_before ))
     sent=$(timeout 120 "${herald[@]}" status "$work/campaign/campaign.yml" --db "$address" --json 2>/dev/null | sed -n 's/.*"sent": *\([0-9]*\).*/\1/p')
     if [ "$rc" != 0 ] || [ "${sent:-0}" != "$recipients" ]; then
         echo "herald send on PostgreSQL ($senders sender(s)) failed: exit $rc, ${sent:-0} of $recipients sent" >&2
@@ -256,14 +258,21 @@ pg_summary=
 if [ -n "$pg_db" ]; then
     command -v psql >/dev/null || { echo "psql is needed for --db (Debian's postgresql-client)" >&2; exit 1; }
     pg_server=${pg_db%/*}
+    # shellcheck source=pg-ticks.sh
+    source bench/pg-ticks.sh
+    # The server's CPU is only read when it runs here (its processes are visible in /proc).
+    pg_local=; pgrep -x postgres >/dev/null && pg_local=1
     pg_base=${pg_db##*/}; pg_base=${pg_base%%\?*}
     log "herald send on PostgreSQL, 1 sender"
     pg_run 1 1 || exit 1
     pg1_phase=$pg_phase; pg1_wall=$pg_wall
     pg1_cpu=$(awk 'END { printf "%.1f", $1 + $2 }' "$work/pg1-send1.time")
-    pg_summary=$(awk -v n="$recipients" -v p="$pg1_phase" -v w="$pg1_wall" -v sq="$send_s" -v cpu="$pg1_cpu" -v sqcpu="$cpu_s" 'BEGIN {
+    pg1_server_ticks=$pg_server_ticks
+    pg_summary=$(awk -v n="$recipients" -v p="$pg1_phase" -v w="$pg1_wall" -v sq="$send_s" -v cpu="$pg1_cpu" -v sqcpu="$cpu_s" \
+        -v ticks="$pg1_server_ticks" -v hz="$(getconf CLK_TCK)" -v local_server="$pg_local" 'BEGIN {
         printf "postgresql, 1 sender: %.0f emails/s (send phase %.1f s, wall %.1f s); ratio to SQLite (send phases): %.2f (goal >= 0.9)\n", n / p, p, w, sq / p
-        printf "postgresql, 1 sender: herald cpu %.0f us/email (SQLite send: %.0f us/email)", cpu / n * 1e6, sqcpu / n * 1e6 }')
+        printf "postgresql, 1 sender: herald cpu %.0f us/email (SQLite send: %.0f us/email)", cpu / n * 1e6, sqcpu / n * 1e6
+        if (local_server) printf "; PostgreSQL server cpu %.0f us/email (every postgres process on this machine, over the sends)", ticks / hz / n * 1e6 }')
     if [ "$pg_senders" = 2 ]; then
         log "herald send on PostgreSQL, 2 senders on one campaign"
         pg_run 2 2 || exit 1
