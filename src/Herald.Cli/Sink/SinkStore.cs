@@ -59,6 +59,8 @@ internal sealed class SinkStore : MessageStore
             {
                 // Not kept, so not accepted: a transient reply the sender retries (SmtpServer's own answer to a
                 // throwing store is a bare, permanent 554, which fails the recipient and says nothing about why).
+                // Nothing was written, so it is not one of the MaxFiles files kept (the demo keeps the first few).
+                Interlocked.Decrement(ref _files);
                 Console.Error.WriteLine($"sink: could not keep the message in {_options.OutDir}: {ex.Message}");
                 return new SmtpResponse((SmtpReplyCode)451, $"4.3.0 could not keep the message: {ex.Message}");
             }
