@@ -34,6 +34,8 @@ internal sealed class FilePlanStore(string? path) : IDeliveryStore
 
     public Task<NextWork> GetNextWorkAsync(string campaignId, string workerId, CancellationToken cancellationToken) => throw new NotSupportedException();
 
+    public Task<bool> HasUnfinishedAsync(string campaignId, CancellationToken cancellationToken) => throw new NotSupportedException();
+
     public Task<int> ResetInDoubtAsync(string campaignId, CancellationToken cancellationToken) => throw new NotSupportedException();
 
     public Task<int> ResetFailedAsync(string campaignId, Func<int?, string?, bool> match, CancellationToken cancellationToken) => throw new NotSupportedException();

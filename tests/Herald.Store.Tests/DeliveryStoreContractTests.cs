@@ -97,6 +97,27 @@ public abstract partial class DeliveryStoreContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_campaign_is_unfinished_while_a_row_is_pending_or_sending_and_not_once_every_row_is_settled()
+    {
+        await PlanAsync(Store, "c1", pending: 2, skipped: 1);
+        await PlanAsync(Store, "c2", pending: 1);
+        await StartAsync(Store, "c1", "w1");
+        Assert.True(await Store.HasUnfinishedAsync("c1", Ct));
+
+        var items = await Store.ClaimAsync("c1", "w1", 2, LongLease, Ct);
+        Assert.Equal(2, (await Store.CommitAsync("w1", items.Select(i => i.Claimed).ToList(), [], Ct)).Marked.Count);
+        Assert.True(await Store.HasUnfinishedAsync("c1", Ct));
+
+        await Store.CommitAsync("w1", [], [Sent(items[0])], Ct);
+        Assert.True(await Store.HasUnfinishedAsync("c1", Ct));
+
+        await Store.CommitAsync("w1", [], [new Outcome(items[1].Id, items[1].Token, DeliveryState.Failed, 550, "5.1.1 no such user", "relay-a")], Ct);
+        Assert.False(await Store.HasUnfinishedAsync("c1", Ct));
+        Assert.True(await Store.HasUnfinishedAsync("c2", Ct));
+        Assert.False(await Store.HasUnfinishedAsync("no-such-campaign", Ct));
+    }
+
+    [Fact]
     public async Task Plan_disposed_without_commit_leaves_previous_plan_untouched()
     {
         await PlanAsync(Store, "c1", pending: 2, fingerprint: "old");

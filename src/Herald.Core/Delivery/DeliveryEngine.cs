@@ -374,8 +374,8 @@ public sealed partial class DeliveryEngine
 
             if (nothingDue && Interlocked.Read(ref _outstanding) == 0)
             {
-                var counts = await _guard.CallAsync(ct => _store.GetCountsAsync(_campaign.Id, ct), stopToken).ConfigureAwait(false);
-                if (counts.Pending == 0 && counts.Sending == 0)
+                // Asked on every wait while retries are not yet due: an index probe, not a count of every row.
+                if (!await _guard.CallAsync(ct => _store.HasUnfinishedAsync(_campaign.Id, ct), stopToken).ConfigureAwait(false))
                 {
                     return DeliveryStop.Completed;
                 }

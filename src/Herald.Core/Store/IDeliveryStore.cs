@@ -76,6 +76,13 @@ public interface IDeliveryStore : IAsyncDisposable
     Task<StateCounts> GetCountsAsync(string campaignId, CancellationToken cancellationToken);
 
     /// <summary>
+    /// Whether any row of the campaign is still <c>pending</c> or <c>sending</c> (the campaign is not finished):
+    /// what a sender with nothing due asks each time it waits, so the store answers from its work index without
+    /// counting the campaign's rows as <see cref="GetCountsAsync"/> does.
+    /// </summary>
+    Task<bool> HasUnfinishedAsync(string campaignId, CancellationToken cancellationToken);
+
+    /// <summary>
     /// When there may next be work for <paramref name="workerId"/>: the earliest next attempt among unheld
     /// <c>pending</c> rows, and the earliest lease expiry among <c>pending</c>/<c>sending</c> rows held by other
     /// workers (what a worker waits for instead of exiting early or spinning), with the store's own clock.

@@ -18,6 +18,9 @@ public enum StoreCall
     Renew,
     Release,
     Counts,
+
+    /// <summary>The check a sender with nothing due makes for unfinished rows before it ends the run.</summary>
+    Unfinished,
     NextWork,
     Workers,
 }
@@ -178,6 +181,12 @@ internal sealed class FaultyDeliveryStore(IDeliveryStore inner) : IDeliveryStore
     {
         Enter(StoreCall.Counts);
         return inner.GetCountsAsync(campaignId, cancellationToken);
+    }
+
+    public Task<bool> HasUnfinishedAsync(string campaignId, CancellationToken cancellationToken)
+    {
+        Enter(StoreCall.Unfinished);
+        return inner.HasUnfinishedAsync(campaignId, cancellationToken);
     }
 
     public Task<NextWork> GetNextWorkAsync(string campaignId, string workerId, CancellationToken cancellationToken)

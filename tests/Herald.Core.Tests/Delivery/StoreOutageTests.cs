@@ -20,6 +20,7 @@ public sealed class StoreOutageTests
     [InlineData(StoreCall.CommitMarks, 3)]
     [InlineData(StoreCall.CommitOutcomes, 4)]
     [InlineData(StoreCall.Counts, 2)]
+    [InlineData(StoreCall.Unfinished, 2)]
     [InlineData(StoreCall.NextWork, 2)]
     [InlineData(StoreCall.Register, 2)]
     [InlineData(StoreCall.Recover, 2)]

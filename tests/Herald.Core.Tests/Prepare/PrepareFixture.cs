@@ -100,6 +100,8 @@ internal sealed class MemoryPlanStore : IDeliveryStore
 
     public Task<NextWork> GetNextWorkAsync(string campaignId, string workerId, CancellationToken cancellationToken) => throw new NotSupportedException();
 
+    public Task<bool> HasUnfinishedAsync(string campaignId, CancellationToken cancellationToken) => throw new NotSupportedException();
+
     public Task<int> ResetInDoubtAsync(string campaignId, CancellationToken cancellationToken) => throw new NotSupportedException();
 
     public Task<int> ResetFailedAsync(string campaignId, Func<int?, string?, bool> match, CancellationToken cancellationToken) => throw new NotSupportedException();
