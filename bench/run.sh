@@ -3,7 +3,7 @@
 # reference in the same run (same sink, same message size, same number of connections).
 #
 #   bench/run.sh [--recipients N] [--connections C] [--source-messages M] [--work DIR] [--keep] [--doc|--no-doc] [--dkim]
-#                [--db postgresql://USER@HOST:PORT/DB [--senders 1|2]]
+#                [--db postgresql://USER@HOST:PORT/DB [--senders 1|2] [--pin]]
 #
 # --dkim signs every message with DKIM (RSA-2048, a key made by `herald dkim keygen` for the run) and reports in its
 # own section, "Throughput (end to end, DKIM RSA-2048)".
@@ -12,6 +12,9 @@
 # one sender (compared with the SQLite send: goal >= 0.9x) and, with --senders 2, two `herald send` processes on one
 # campaign (their total compared with one PostgreSQL sender: goal >= 0.9x). Each PostgreSQL run gets a scratch
 # database DB_bench_<pid>_<n> on that server (created and dropped through its `postgres` database), dropped at the end.
+# --pin (with a PostgreSQL server on this machine): this script and everything it starts (herald, smtp-sink,
+# smtp-source) run on CPU 0 and every `postgres` process on the other CPUs, as if the database had its own host; both
+# stores' sends then get the same one CPU. The server's affinity is set back to every CPU at the end.
 #
 # Default: 1,000,000 recipients of the standard campaign (bench/gen-campaign.sh), 32 connections. Prints one summary
 # and writes it into docs/PERFORMANCE.md ("Throughput (end to end)", other sections kept) for runs of at least
@@ -32,6 +35,7 @@ keep=0
 write_doc=
 pg_db=
 pg_senders=1
+pin=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --recipients) recipients=$2; shift 2 ;;
@@ -44,7 +48,8 @@ while [ $# -gt 0 ]; do
         --db) pg_db=$2; shift 2 ;;
         --senders) pg_senders=$2; shift 2 ;;
         --dkim) dkim=1; shift ;;
-        -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+        --pin) pin=1; shift ;;
+        -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1' "$0"; exit 0 ;;
         *) echo "unknown argument: $1" >&2; exit 2 ;;
     esac
 done
@@ -52,6 +57,14 @@ done
 [[ "$connections" =~ ^[0-9]+$ && "$connections" -ge 1 ]] || { echo "--connections must be a positive integer" >&2; exit 2; }
 [[ "$pg_senders" =~ ^[12]$ ]] || { echo "--senders must be 1 or 2" >&2; exit 2; }
 case "$pg_db" in ""|postgresql://*|postgres://*) ;; *) echo "--db must be a postgresql:// address (the SQLite run always happens)" >&2; exit 2 ;; esac
+# Every CPU of the machine (nproc would count only this process's, which --pin narrows).
+cpus=$(getconf _NPROCESSORS_ONLN)
+if [ "$pin" = 1 ]; then
+    [ -n "$pg_db" ] || { echo "--pin needs --db (it gives the PostgreSQL server its own CPUs)" >&2; exit 2; }
+    [ "$cpus" -ge 2 ] || { echo "--pin needs at least 2 CPUs" >&2; exit 2; }
+    pgrep -x postgres >/dev/null || { echo "--pin needs the PostgreSQL server on this machine (no postgres process here)" >&2; exit 2; }
+    command -v taskset >/dev/null || { echo "--pin needs taskset (util-linux)" >&2; exit 1; }
+fi
 # smtp-source is only the reference rate: enough messages for a steady state, bounded in time.
 write_doc=${write_doc:-$(( recipients >= 100000 ? 1 : 0 ))}
 source_messages=${source_messages:-$(( recipients < 200000 ? recipients : 200000 ))}
@@ -72,12 +85,28 @@ cleanup() {
     for name in "${pg_scratch[@]}"; do
         psql "${pg_db%/*}/postgres" -qAtc "DROP DATABASE IF EXISTS $name WITH (FORCE)" >/dev/null 2>&1 || true
     done
+    if [ "$pin" = 1 ]; then
+        pg_affinity "0-$(( cpus - 1 ))"
+    fi
     if [ "$keep" = 0 ] && [ -n "${work:-}" ] && [ -n "${made_work:-}" ]; then
         rm -rf "$work"
     fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+
+# Every postgres process (the postmaster's new backends inherit its affinity) on the given CPUs.
+pg_affinity() {
+    local pid
+    for pid in $(pgrep -x postgres); do
+        taskset -a -c -p "$1" "$pid" >/dev/null 2>&1 || true
+    done
+}
+if [ "$pin" = 1 ]; then
+    taskset -c -p 0 $$ >/dev/null
+    pg_affinity "1-$(( cpus - 1 ))"
+    log "pinned: this script and its children on CPU 0, every postgres process on CPUs 1-$(( cpus - 1 ))"
+fi
 
 # --- Postfix tools (never the Postfix daemon) ---
 SMTP_SINK=${SMTP_SINK:-/usr/sbin/smtp-sink}
@@ -273,6 +302,9 @@ if [ -n "$pg_db" ]; then
         printf "postgresql, 1 sender: %.0f emails/s (send phase %.1f s, wall %.1f s); ratio to SQLite (send phases): %.2f (goal >= 0.9)\n", n / p, p, w, sq / p
         printf "postgresql, 1 sender: herald cpu %.0f us/email (SQLite send: %.0f us/email)", cpu / n * 1e6, sqcpu / n * 1e6
         if (local_server) printf "; PostgreSQL server cpu %.0f us/email (every postgres process on this machine, over the sends)", ticks / hz / n * 1e6 }')
+    if [ "$pin" = 1 ]; then
+        pg_summary+=$'\n'"pinned: herald, smtp-sink and smtp-source on CPU 0 (both stores' sends), every postgres process on CPUs 1-$(( cpus - 1 ))"
+    fi
     if [ "$pg_senders" = 2 ]; then
         log "herald send on PostgreSQL, 2 senders on one campaign"
         pg_run 2 2 || exit 1
@@ -291,7 +323,7 @@ timeout $(( 120 + source_messages / 200 )) "$SMTP_SOURCE" -d -s "$connections" -
 source_s=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
 
 # --- summary ---
-cores=$(nproc)
+cores=$cpus
 mem_gb=$(awk '/MemTotal/ { printf "%.0f", $2 / 1048576 }' /proc/meminfo)
 cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 load=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -325,6 +357,7 @@ if [ "$write_doc" = 1 ]; then
     title="Throughput (end to end)"; flags=""
     [ "$dkim" = 1 ] && { title="Throughput (end to end, DKIM RSA-2048)"; flags=" --dkim"; }
     [ -z "$pg_db" ] || flags+=" --db postgresql://… --senders $pg_senders"
+    [ "$pin" = 1 ] && flags+=" --pin"
     {
         echo "## $title"
         echo
