@@ -177,6 +177,44 @@ public sealed class EventPipelineTests
     }
 
     [Fact]
+    public void A_taken_over_file_is_deleted_as_soon_as_its_last_events_are_stored_and_the_lock_with_the_last_file()
+    {
+        var directory = Directory.CreateTempSubdirectory("herald-adopt-").FullName;
+        try
+        {
+            var dead = Path.Combine(directory, "deadhost-4242-0000abcd");
+            File.WriteAllText(dead + ".lock", "pid=4242\n");
+            File.WriteAllText(dead + ".000001.events", string.Concat(Enumerable.Range(0, 3).Select(_ => JournalLine(Guid.NewGuid(), "r1") + "\n")));
+            File.WriteAllText(dead + ".000002.events", JournalLine(Guid.NewGuid(), "r2") + "\n");
+            var adopted = Assert.Single(AdoptedJournal.FindDead(directory, "own-1-00000001", new HashSet<string>(), legacySpool: null));
+            using (adopted)
+            {
+                var first = adopted.ReadBatch(2)!;
+                adopted.MarkStored(first);
+                Assert.True(File.Exists(dead + ".000001.events"), "a file with events not yet stored was deleted");
+
+                var rest = adopted.ReadBatch(100)!;
+                Assert.Single(rest.Events);
+                adopted.MarkStored(rest);
+                // A server that stops now (no further read) leaves nothing of this file behind.
+                Assert.False(File.Exists(dead + ".000001.events"), "the stored file waited for the next read to be deleted");
+
+                var last = adopted.ReadBatch(100)!;
+                Assert.Equal("r2", Assert.Single(last.Events).RecipientId);
+                adopted.MarkStored(last);
+                Assert.False(File.Exists(dead + ".000002.events"));
+                Assert.True(adopted.Done);
+            }
+
+            Assert.Empty(Directory.GetFiles(directory));
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task Moving_the_same_journal_twice_counts_each_event_once()
     {
         await using var server = await ServerHarness.StartAsync();

@@ -169,9 +169,22 @@ internal sealed class AdoptedJournal : IDisposable
     public void MarkStored(JournalBatch batch)
     {
         ArgumentNullException.ThrowIfNull(batch);
-        if (batch.Segment == _index)
+        if (batch.Segment != _index)
         {
-            _offset = batch.EndOffset;
+            return;
+        }
+
+        _offset = batch.EndOffset;
+        // A gone server's file no longer grows: once all of it is stored it goes now, in the step that stored it, not
+        // at the next read, which a stop right after would never make (it left the file and the lock behind).
+        var path = _segments[_index];
+        if (!File.Exists(path))
+        {
+            NextSegment();
+        }
+        else if (_offset >= new FileInfo(path).Length)
+        {
+            DeleteSegment(path);
         }
     }
 
