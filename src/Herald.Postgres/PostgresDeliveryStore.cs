@@ -93,12 +93,15 @@ public sealed partial class PostgresDeliveryStore : PostgresStore, IDeliveryStor
         }, cancellationToken);
     }
 
+    private static readonly string UnfinishedQuery =
+        $"SELECT EXISTS (SELECT 1 FROM recipients WHERE campaign = $1 AND {LedgerTransitions.UnfinishedCondition("state")})";
+
     public Task<bool> HasUnfinishedAsync(string campaignId, CancellationToken cancellationToken)
     {
         return Connections.RunAsync(async connection =>
         {
             // Probes of ix_recipients_work (campaign, state, id); the counts would read every row of the campaign.
-            await using var command = new NpgsqlCommand("SELECT EXISTS (SELECT 1 FROM recipients WHERE campaign = $1 AND state IN (0, 1))", connection);
+            await using var command = new NpgsqlCommand(UnfinishedQuery, connection);
             command.Parameters.Add(new NpgsqlParameter { Value = campaignId });
             return await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is true;
         }, cancellationToken);

@@ -266,13 +266,16 @@ public sealed partial class SqliteDeliveryStore : IDeliveryStore
         }, cancellationToken);
     }
 
+    private static readonly string UnfinishedQuery =
+        $"SELECT EXISTS (SELECT 1 FROM recipients WHERE campaign = $c AND {LedgerTransitions.UnfinishedCondition("state")})";
+
     public Task<bool> HasUnfinishedAsync(string campaignId, CancellationToken cancellationToken)
     {
         return ReadAsync(connection =>
         {
             using var command = connection.CreateCommand();
-            // Two probes of ix_recipients_work (campaign, state, id).
-            command.CommandText = "SELECT EXISTS (SELECT 1 FROM recipients WHERE campaign = $c AND state IN (0, 1))";
+            // Probes of ix_recipients_work (campaign, state, id).
+            command.CommandText = UnfinishedQuery;
             command.Parameters.AddWithValue("$c", campaignId);
             return Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) != 0;
         }, cancellationToken);

@@ -145,6 +145,13 @@ public static class LedgerTransitions
         return sql.Append(')').ToString();
     }
 
+    /// <summary>
+    /// A SQL condition that is true exactly when the row's <paramref name="stateColumn"/> is not final
+    /// (<see cref="DeliveryStates.IsFinal"/>): the campaign still has work on that row.
+    /// </summary>
+    public static string UnfinishedCondition(string stateColumn) =>
+        $"{stateColumn} IN ({Numbers(Enum.GetValues<DeliveryState>().Where(s => !s.IsFinal()))})";
+
     private static string Numbers(IEnumerable<DeliveryState> states) =>
         string.Join(", ", states.Select(s => ((int)s).ToString(CultureInfo.InvariantCulture)));
 }
