@@ -17,6 +17,9 @@ internal sealed class AdoptedJournal : IDisposable
     private int _index;
     private long _offset;
 
+    // The length of the file at _index when ReadBatch last read it; a gone server's file does not grow.
+    private long _length;
+
     private AdoptedJournal(string instanceId, string? lockPath, FileStream? lockFile, List<string> segments)
     {
         InstanceId = instanceId;
@@ -122,6 +125,8 @@ internal sealed class AdoptedJournal : IDisposable
                 continue;
             }
 
+            _length = length;
+
             var events = new List<TrackingEvent>(Math.Min(max, 4096));
             var size = (int)Math.Min(length - _offset, MaxReadBytes);
             var buffer = ArrayPool<byte>.Shared.Rent(size);
@@ -175,16 +180,18 @@ internal sealed class AdoptedJournal : IDisposable
         }
 
         _offset = batch.EndOffset;
-        // A gone server's file no longer grows: once all of it is stored it goes now, in the step that stored it, not
-        // at the next read, which a stop right after would never make (it left the file and the lock behind).
-        var path = _segments[_index];
-        if (!File.Exists(path))
+        // Once all of the file is stored it goes now, in the step that stored it, not at the next read, which a stop
+        // right after would never make (it left the file and the lock behind).
+        if (_offset >= _length)
         {
-            NextSegment();
-        }
-        else if (_offset >= new FileInfo(path).Length)
-        {
-            DeleteSegment(path);
+            try
+            {
+                DeleteSegment(_segments[_index]);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // The batch is stored all the same; the next read deletes the file.
+            }
         }
     }
 
