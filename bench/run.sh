@@ -323,7 +323,6 @@ timeout $(( 120 + source_messages / 200 )) "$SMTP_SOURCE" -d -s "$connections" -
 source_s=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
 
 # --- summary ---
-cores=$cpus
 mem_gb=$(awk '/MemTotal/ { printf "%.0f", $2 / 1048576 }' /proc/meminfo)
 cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 load=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -361,7 +360,7 @@ if [ "$write_doc" = 1 ]; then
     {
         echo "## $title"
         echo
-        echo "\`bench/run.sh --recipients $recipients$flags\` on $date_utc: $cores cores ($cpu_model), ${mem_gb} GB memory, load average $load at the end"
+        echo "\`bench/run.sh --recipients $recipients$flags\` on $date_utc: $cpus cores ($cpu_model), ${mem_gb} GB memory, load average $load at the end"
         echo "(the machine is shared with other work; timings vary up to 2×). Standard campaign: ~50 kB HTML with 8 recommended"
         echo "products joined per recipient, ~20 tracked links, open pixel, text part, personalized subject and body; SQLite ledger"
         echo "(WAL, group commits); Release build; Postfix \`smtp-sink\` on loopback. smtp-source ran in the same run against the same"
