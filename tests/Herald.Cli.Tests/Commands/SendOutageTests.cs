@@ -6,7 +6,7 @@ namespace Herald.Cli.Tests.Commands;
 
 /// <summary>
 /// Real processes: a <c>herald send</c> of 20,000 recipients to a <c>herald sink --log</c> while this test holds the
-/// SQLite ledger with <c>BEGIN EXCLUSIVE</c> for 40 s (longer than SQLite's 30 s busy timeout): the send pauses, says
+/// SQLite ledger with <c>BEGIN EXCLUSIVE</c> for at least 40 s (longer than SQLite's 30 s busy timeout; until the send has said the store is unavailable): the send pauses, says
 /// why, resumes by itself and finishes, nobody accepted twice. And a store that stays locked past
 /// <c>--store-outage-timeout</c>: exit code 5, and a rerun finishes.
 /// </summary>
@@ -59,8 +59,12 @@ public sealed class SendOutageTests : IDisposable
                         await Task.Delay(100, Ct);
                     }
 
+                    // A store call fails only once SQLite's busy timeout has run out (30 s after the call began, later on
+                    // a loaded machine), and the progress line says so at its next refresh: hold the lock until it has
+                    // (bounded), instead of betting on the 10 s left of the 40.
+                    await WaitForAsync(() => output.Any(l => l.Contains("store unavailable", StringComparison.Ordinal)),
+                        send, "the progress line never said that the store is unavailable");
                     acceptedWhileLocked = HeraldProcess.CountLines(log) - settled;
-                    Assert.Contains(output, l => l.Contains("store unavailable", StringComparison.Ordinal));
                 }
 
                 Assert.Equal(0, acceptedWhileLocked);
