@@ -277,7 +277,7 @@ public sealed partial class SqliteDeliveryStore : IDeliveryStore
             // Probes of ix_recipients_work (campaign, state, id).
             command.CommandText = UnfinishedQuery;
             command.Parameters.AddWithValue("$c", campaignId);
-            return Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) != 0;
+            return (long)command.ExecuteScalar()! != 0;
         }, cancellationToken);
     }
 
