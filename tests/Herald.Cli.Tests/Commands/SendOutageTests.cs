@@ -6,9 +6,9 @@ namespace Herald.Cli.Tests.Commands;
 
 /// <summary>
 /// Real processes: a <c>herald send</c> of 20,000 recipients to a <c>herald sink --log</c> while this test holds the
-/// SQLite ledger with <c>BEGIN EXCLUSIVE</c> for at least 40 s (longer than SQLite's 30 s busy timeout; until the send has said the store is unavailable): the send pauses, says
-/// why, resumes by itself and finishes, nobody accepted twice. And a store that stays locked past
-/// <c>--store-outage-timeout</c>: exit code 5, and a rerun finishes.
+/// SQLite ledger with <c>BEGIN EXCLUSIVE</c> for at least 40 s (longer than SQLite's 30 s busy timeout), and until the
+/// send has said the store is unavailable: the send pauses, says why, resumes by itself and finishes, nobody accepted
+/// twice. And a store that stays locked past <c>--store-outage-timeout</c>: exit code 5, and a rerun finishes.
 /// </summary>
 public sealed class SendOutageTests : IDisposable
 {
