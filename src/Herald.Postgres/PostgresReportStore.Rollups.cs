@@ -25,6 +25,24 @@ public sealed partial class PostgresReportStore
         return _rollupsCurrent;
     }
 
+    private volatile bool _deliveryTimesKept;
+
+    /// <summary>True when <paramref name="window"/> is the whole campaign and the rollup recipients carry their delivery times.</summary>
+    private async Task<bool> UsesDeliveryTimesAsync(NpgsqlConnection connection, EventWindow window, CancellationToken cancellationToken)
+    {
+        if (!ReportRollups.Covers(window))
+        {
+            return false;
+        }
+
+        if (!_deliveryTimesKept)
+        {
+            _deliveryTimesKept = await PostgresSchema.GetVersionAsync(connection, null, cancellationToken).ConfigureAwait(false) >= PostgresSchema.DeliveryTimesVersion;
+        }
+
+        return _deliveryTimesKept;
+    }
+
     /// <summary>True when <paramref name="window"/> is the whole campaign and this store keeps the rollups.</summary>
     private async Task<bool> UsesRollupsAsync(NpgsqlConnection connection, EventWindow window, CancellationToken cancellationToken) =>
         ReportRollups.Covers(window) && await RollupsCurrentAsync(connection, cancellationToken).ConfigureAwait(false);
@@ -39,6 +57,19 @@ public sealed partial class PostgresReportStore
     private const string RollupHeavyClickers = """
         SELECT recipient, clicks, first_click, click_head, click_scanner
         FROM rollup_recipients WHERE campaign = $1 AND clicks > $2 ORDER BY recipient
+        """;
+
+    /// <summary>
+    /// The delivery times kept in the rollup (a PRIMARY KEY range in recipient order), and for a row whose time is not
+    /// there yet (its first event came before the ledger's mark, or a herald before version 7 wrote it) the ledger's.
+    /// </summary>
+    private const string RollupDeliveries = """
+        SELECT recipient, at FROM (
+            SELECT recipient, coalesce(delivered_at,
+                (SELECT l.updated_at FROM recipients l
+                 WHERE l.campaign = r.campaign AND l.recipient_id = r.recipient COLLATE "default" AND l.state = 2 ORDER BY l.id LIMIT 1)) AS at
+            FROM rollup_recipients r WHERE campaign = $1) kept
+        WHERE at IS NOT NULL ORDER BY recipient
         """;
 
     private const string RollupUnsubscribes = """

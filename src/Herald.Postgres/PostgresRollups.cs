@@ -1,7 +1,7 @@
 namespace Herald.Postgres;
 
 /// <summary>
-/// The report rollups (schema version 6), kept by <see cref="PostgresTrackingStore.AppendEventsAsync"/> in the insert's
+/// The report rollups (schema version 6; the recipients' delivery times since version 7), kept by <see cref="PostgresTrackingStore.AppendEventsAsync"/> in the insert's
 /// statement from the rows the insert returned (so a replayed event adds nothing): per recipient, per recipient and
 /// click target, and per minute and kind. The events and every upsert's rows are sorted, so tracking servers appending
 /// at once (two of them replaying one journal, too) take their locks in one order and never deadlock.
@@ -61,16 +61,42 @@ internal static class PostgresRollups
         INSERT INTO rollup_minutes {PerMinute} FROM tracking_events GROUP BY 1, 2, 3;
         """;
 
+    /// <summary>
+    /// Version 7: each rollup recipient's delivery time, copied from the ledger when its row is written, so that a
+    /// full-range report reads the delivery times of the recipients with events beside their rollups instead of
+    /// every sent row of the campaign. NULL while the ledger has no <c>sent</c> row for the recipient (an event before
+    /// the mark, a message in doubt): the report reads the ledger for those rows.
+    /// </summary>
+    public const string DeliveryTimes = """
+        ALTER TABLE rollup_recipients ADD COLUMN IF NOT EXISTS delivered_at timestamptz;
+        """;
+
+    /// <summary>
+    /// The delivery times of every rollup recipient from the ledger: the first <c>sent</c> row in plan order, as the
+    /// report reads them (a recipient id planned twice keeps its first delivery). After <see cref="Backfill"/>.
+    /// </summary>
+    public const string BackfillDeliveryTimes = """
+        UPDATE rollup_recipients r SET delivered_at = d.updated_at
+        FROM (SELECT DISTINCT ON (campaign, recipient_id) campaign, recipient_id, updated_at
+              FROM recipients WHERE state = 2 ORDER BY campaign, recipient_id, id) d
+        WHERE d.campaign = r.campaign AND d.recipient_id = r.recipient COLLATE "default";
+        """;
+
     /// <summary>The insert of <see cref="PostgresTrackingStore.AppendEventsAsync"/> with the rollup upserts of the rows it added; returns how many were added.</summary>
-    public const string Append = $"""
+    public static readonly string Append = AppendOf(deliveryTimes: true);
+
+    /// <summary><see cref="Append"/> for a store of version 6 (not yet upgraded: a tracking server never migrates), without the delivery times.</summary>
+    public static readonly string AppendWithoutDeliveryTimes = AppendOf(deliveryTimes: false);
+
+    private static string AppendOf(bool deliveryTimes) => $"""
         WITH added AS (
             INSERT INTO tracking_events (id, at, kind, campaign, recipient, link, target, method, user_agent, client_net, flags)
             SELECT * FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ORDER BY 1
             ON CONFLICT (id) DO NOTHING
             RETURNING at, kind, campaign, recipient, link, target, flags),
         by_recipient AS (
-            INSERT INTO rollup_recipients AS r {PerRecipient} FROM added GROUP BY campaign, recipient ORDER BY campaign, recipient
-            ON CONFLICT (campaign, recipient) DO UPDATE SET
+            INSERT INTO rollup_recipients AS r {PerRecipient}{(deliveryTimes ? ", " + DeliveredAt : string.Empty)} FROM added GROUP BY campaign, recipient ORDER BY campaign, recipient
+            ON CONFLICT (campaign, recipient) DO UPDATE SET{(deliveryTimes ? " delivered_at = coalesce(r.delivered_at, excluded.delivered_at)," : string.Empty)}
                 opens = r.opens + excluded.opens,
                 opens_unflagged = r.opens_unflagged + excluded.opens_unflagged,
                 first_open = least(r.first_open, excluded.first_open),
@@ -102,6 +128,16 @@ internal static class PostgresRollups
                count(*) FILTER (WHERE kind = 2), min(at) FILTER (WHERE kind = 2),
                count(*) FILTER (WHERE kind = 2 AND flags & 1 <> 0), count(*) FILTER (WHERE kind = 2 AND flags & 2 <> 0),
                count(*) FILTER (WHERE kind = 3), min(at) FILTER (WHERE kind = 3)
+        """;
+
+    /// <summary>
+    /// The recipient's delivery time from the ledger (one probe of its recipient index per recipient of a batch), in
+    /// the grouped insert of <see cref="Append"/>; NULL until the ledger has a <c>sent</c> row (then a later event, or
+    /// the report, finds it).
+    /// </summary>
+    private const string DeliveredAt = """
+        (SELECT l.updated_at FROM recipients l
+         WHERE l.campaign = added.campaign AND l.recipient_id = added.recipient AND l.state = 2 ORDER BY l.id LIMIT 1)
         """;
 
     private const string PerTarget = "SELECT campaign, recipient, link, coalesce('>' || target, ''), count(*)";

@@ -9,10 +9,13 @@ namespace Herald.Postgres;
 /// </summary>
 internal static class PostgresSchema
 {
-    public const int Version = 6;
+    public const int Version = 7;
 
     /// <summary>The version from which the report rollups exist and every writer keeps them.</summary>
     public const int RollupsVersion = 6;
+
+    /// <summary>The version from which the rollup recipients carry their delivery times (see <see cref="PostgresRollups.DeliveryTimes"/>).</summary>
+    public const int DeliveryTimesVersion = 7;
 
     // Any fixed 64-bit number, the same in every Herald: the lock that serializes migrations ("herald" in ASCII).
     private const long MigrationLock = 0x68_65_72_61_6c_64;
@@ -141,6 +144,9 @@ internal static class PostgresSchema
         // Version 6: the report rollups (see PostgresRollups), backfilled from the events already stored in this
         // transaction.
         PostgresRollups.Tables + PostgresRollups.Backfill,
+
+        // Version 7: the rollup recipients' delivery times, filled from the ledger in this transaction.
+        PostgresRollups.DeliveryTimes + PostgresRollups.BackfillDeliveryTimes,
     ];
 
     /// <summary>The schema version, 0 when the database has no Herald tables.</summary>

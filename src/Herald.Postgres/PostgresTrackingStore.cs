@@ -17,6 +17,10 @@ public sealed class PostgresTrackingStore : PostgresStore, ITrackingStore
     {
     }
 
+    // Set once seen: a schema version never goes down. Until then each append asks (a store upgraded while this
+    // server runs gets the delivery times from its next batch on).
+    private volatile bool _deliveryTimesKept;
+
     public Task<int> AppendEventsAsync(IReadOnlyList<TrackingEvent> events, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(events);
@@ -29,8 +33,13 @@ public sealed class PostgresTrackingStore : PostgresStore, ITrackingStore
         {
             await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
             int added;
+            if (!_deliveryTimesKept)
+            {
+                _deliveryTimesKept = await PostgresSchema.GetVersionAsync(connection, transaction, cancellationToken).ConfigureAwait(false) >= PostgresSchema.DeliveryTimesVersion;
+            }
+
             // One statement: the insert, and the rollups of the rows it added (a replayed event is not among them).
-            await using (var insert = new NpgsqlCommand(PostgresRollups.Append, connection, transaction))
+            await using (var insert = new NpgsqlCommand(_deliveryTimesKept ? PostgresRollups.Append : PostgresRollups.AppendWithoutDeliveryTimes, connection, transaction))
             {
                 insert.Parameters.Add(Array(events.Select(e => e.Id).ToArray(), NpgsqlDbType.Uuid));
                 insert.Parameters.Add(Array(events.Select(e => e.At.ToUniversalTime()).ToArray(), NpgsqlDbType.TimestampTz));
@@ -75,7 +84,7 @@ public sealed class PostgresTrackingStore : PostgresStore, ITrackingStore
         Connections.RunAsync(async connection =>
         {
             await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-            await using (var command = new NpgsqlCommand(PostgresRollups.Backfill, connection, transaction))
+            await using (var command = new NpgsqlCommand(PostgresRollups.Backfill + PostgresRollups.BackfillDeliveryTimes, connection, transaction))
             {
                 await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
             }

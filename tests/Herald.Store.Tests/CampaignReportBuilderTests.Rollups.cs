@@ -30,7 +30,10 @@ public abstract partial class CampaignReportBuilderTests
     }
 
     /// <summary>The upgrade a writing command runs (the tracking store's migration).</summary>
-    private Task UpgradeAsync() => _tracking.MigrateAsync(Ct);
+    private protected Task UpgradeAsync() => _tracking.MigrateAsync(Ct);
+
+    /// <summary>The report store the tests build from.</summary>
+    private protected IReportStore Reports => _reports;
 
     [Fact]
     public async Task The_full_range_report_from_the_rollups_equals_the_event_scan()
@@ -131,6 +134,34 @@ public abstract partial class CampaignReportBuilderTests
         Assert.Equal(ToJson(upgraded.Scan), ToJson(upgraded.Full));
         Assert.Equal(ToJson(written.Scan), ToJson(written.Full));
         Assert.Equal(before.Full.Raw.Clicks + 1, written.Full.Raw.Clicks);
+    }
+
+    [Fact]
+    public async Task Events_that_come_before_the_ledger_marks_the_recipient_sent_still_get_its_delivery_time()
+    {
+        // A scanner fetching the links while the relay's reply is still on its way: the rows are `sending` when the
+        // events are written, and sent after. The events are timed from now, as the mark will be (an hour on, and a
+        // click on arrival).
+        await using (var writer = await _ledger.BeginPlanAsync("spring", "f1", Ct))
+        {
+            await writer.AddAsync([.. Enumerable.Range(1, 3).Select(i => new PlanEntry($"r{i}", $"r{i}@shop.example.com", "{}"u8.ToArray(), null, $"<r{i}@t>"))], Ct);
+            await writer.CommitAsync(Ct);
+        }
+
+        await _ledger.RecoverAsync("spring", "w1", Ct);
+        var claimed = await _ledger.ClaimAsync("spring", "w1", 3, TimeSpan.FromMinutes(5), Ct);
+        await _ledger.CommitAsync("w1", [.. claimed.Select(c => c.Claimed)], [], Ct);
+        var now = DateTimeOffset.UtcNow;
+        await AppendAsync(Open("r1", now, 3_600), Click("r1", now, 2, 1), Open("r2", now, 7_200), Click("r3", now, 5_400, 1));
+        await _ledger.CommitAsync("w1", [], [.. claimed.Where(c => c.RecipientId != "r3").Select(c => new Outcome(c.Id, c.Token, DeliveryState.Sent, 250, "ok", "relay"))], Ct);
+
+        var (full, scan) = await BuildBothAsync();
+
+        Assert.Equal(ToJson(scan), ToJson(full));
+        // r1 and r2 were sent: their delays are known; r3 is still in flight and has none.
+        Assert.Equal(2, full.TimeToFirstOpen.Raw.Recipients);
+        Assert.Equal(1, full.TimeToFirstClick.Raw.Recipients);
+        Assert.Equal(1, full.BotFlags["early_click"]);
     }
 
     /// <summary>

@@ -100,6 +100,34 @@ public abstract class ReportStoreContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Engaged_deliveries_are_the_sent_times_of_the_recipients_with_an_event_in_recipient_order()
+    {
+        await SeedPlanAsync("spring", 12, sent: [1, 2, 3, 10, 11], failed: [(4, 550, "5.1.1 unknown user")], skipped: [(5, "suppressed")]);
+        await SeedPlanAsync("autumn", 3, sent: [1, 2, 3], failed: [], skipped: []);
+        await Tracking.AppendEventsAsync(
+        [
+            Event(TrackingEventKind.Open, "r11", 10), Event(TrackingEventKind.Click, "r10", 20, 1), Event(TrackingEventKind.Open, "r1", 30),
+            Event(TrackingEventKind.Unsubscribe, "r1", 40), Event(TrackingEventKind.Open, "r2", 10 * 86_400),
+            // Failed, still pending, not in the ledger: no delivery to give.
+            Event(TrackingEventKind.Click, "r4", 50, 1), Event(TrackingEventKind.Open, "r6", 60), Event(TrackingEventKind.Open, "ghost", 70),
+            Event(TrackingEventKind.Open, "r3", 80, campaign: "autumn"),
+        ], Ct);
+        var sent = (await ListAsync(Reports.ReadDeliveredAsync("spring", 0, 1, Ct))).ToDictionary(d => d.RecipientId, d => d.At);
+
+        var whole = await ListAsync(Reports.ReadEngagedDeliveriesAsync(new EventWindow("spring"), Ct));
+        var window = await ListAsync(Reports.ReadEngagedDeliveriesAsync(new EventWindow("spring", T0, T0.AddDays(1)), Ct));
+        var span = await Reports.GetDeliverySpanAsync("spring", Ct);
+
+        Assert.Equal(["r1", "r10", "r11", "r2"], whole.Select(d => d.RecipientId));
+        Assert.All(whole, d => Assert.Equal(sent[d.RecipientId], d.At));
+        Assert.Equal(["r1", "r10", "r11"], window.Select(d => d.RecipientId));
+        Assert.NotNull(span);
+        Assert.Equal((sent.Values.Min(), sent.Values.Max()), (span.First, span.Last));
+        Assert.Null(await Reports.GetDeliverySpanAsync("winter", Ct));
+        Assert.Empty(await ListAsync(Reports.ReadEngagedDeliveriesAsync(new EventWindow("winter"), Ct)));
+    }
+
+    [Fact]
     public async Task Ledger_streams_by_recipient_with_state_and_details()
     {
         await SeedPlanAsync("spring", 12, sent: [2, 11], failed: [(3, 550, "no")], skipped: []);

@@ -178,6 +178,12 @@ internal sealed class SlowReports(IReportStore inner, TimeSpan delay) : IReportS
     public IAsyncEnumerable<DeliveredRow> ReadDeliveredAsync(string campaignId, int part, int parts, CancellationToken cancellationToken) =>
         inner.ReadDeliveredAsync(campaignId, part, parts, cancellationToken);
 
+    public Task<EventSpan?> GetDeliverySpanAsync(string campaignId, CancellationToken cancellationToken) => inner.GetDeliverySpanAsync(campaignId, cancellationToken);
+
+    public Task<bool> PrefersEngagedDeliveriesAsync(EventWindow window, CancellationToken cancellationToken) => inner.PrefersEngagedDeliveriesAsync(window, cancellationToken);
+
+    public IAsyncEnumerable<DeliveredRow> ReadEngagedDeliveriesAsync(EventWindow window, CancellationToken cancellationToken) => inner.ReadEngagedDeliveriesAsync(window, cancellationToken);
+
     public IAsyncEnumerable<LedgerEntry> ReadLedgerAsync(string campaignId, bool details, CancellationToken cancellationToken) => inner.ReadLedgerAsync(campaignId, details, cancellationToken);
 
     public IAsyncEnumerable<OpenSummary> ReadOpenSummariesAsync(EventWindow window, CancellationToken cancellationToken) => inner.ReadOpenSummariesAsync(window, cancellationToken);

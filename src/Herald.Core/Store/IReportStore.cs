@@ -50,6 +50,24 @@ public interface IReportStore : IAsyncDisposable
     /// </summary>
     IAsyncEnumerable<DeliveredRow> ReadDeliveredAsync(string campaignId, int part, int parts, CancellationToken cancellationToken);
 
+    /// <summary>The first and last delivery of the campaign (the times of its <c>sent</c> rows); null when none was sent.</summary>
+    Task<EventSpan?> GetDeliverySpanAsync(string campaignId, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// True when this store keeps each engaged recipient's delivery time beside its rollups, so that
+    /// <see cref="ReadEngagedDeliveriesAsync"/> reads a row per recipient with an event instead of a report reading
+    /// every sent row (<see cref="ReadDeliveredAsync"/>) into a map before it can merge: the whole campaign on a
+    /// store that keeps them. False when the stream would cost more than the map.
+    /// </summary>
+    Task<bool> PrefersEngagedDeliveriesAsync(EventWindow window, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The delivery time of each recipient with an event in the window and a <c>sent</c> row in the ledger (the first
+    /// in plan order, as <see cref="ReadDeliveredAsync"/> gives it), by recipient. Recipients without a sent row are
+    /// left out.
+    /// </summary>
+    IAsyncEnumerable<DeliveredRow> ReadEngagedDeliveriesAsync(EventWindow window, CancellationToken cancellationToken);
+
     /// <summary>Every ledger row of the campaign, by recipient. <paramref name="details"/> adds address, reply, attempts and skip reason.</summary>
     IAsyncEnumerable<LedgerEntry> ReadLedgerAsync(string campaignId, bool details, CancellationToken cancellationToken);
 

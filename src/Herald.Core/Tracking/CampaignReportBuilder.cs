@@ -32,13 +32,15 @@ public static class CampaignReportBuilder
         try
         {
             // The cheap queries first, together, each on its own connection; the delivery times (a read of every sent
-            // row) go on while the recipient streams start.
+            // row) go on while the recipient streams start, unless the store streams the engaged recipients' times
+            // beside the events (then only the first and last delivery are read here).
+            var engaged = await store.PrefersEngagedDeliveriesAsync(window, ct).ConfigureAwait(false);
             var deliveryTask = Track(store.GetDeliveryAsync(window.CampaignId, ct));
             var bouncesTask = Track(store.GetBouncesAsync(window.CampaignId, ct));
             var linksTask = Track(store.GetLinksAsync(window.CampaignId, ct));
             var spanTask = Track(store.GetEventSpanAsync(window, ct));
             var heavyTask = Track(store.FindHeavyClickersAsync(window, options.MaxEventsPerRecipient, ct));
-            var deliveredTask = Track(ReadDeliveredAsync(store, window.CampaignId, ct));
+            var deliveredTask = Track(engaged ? ReadSpanAsync(store, window.CampaignId, ct) : ReadDeliveredAsync(store, window.CampaignId, ct));
             await Task.WhenAll(deliveryTask, bouncesTask, linksTask, spanTask, heavyTask).ConfigureAwait(false);
             var delivery = await deliveryTask.ConfigureAwait(false);
             var links = await linksTask.ConfigureAwait(false);
@@ -50,7 +52,7 @@ public static class CampaignReportBuilder
             var heavy = await heavyTask.ConfigureAwait(false);
             IReadOnlySet<int>? withTarget = links.Count == 0 ? null : links.Where(l => l.Personalized).Select(l => l.Number).ToHashSet();
             var heavyLinks = Track(store.CountClicksByLinkAsync(window, [.. heavy.Select(h => h.RecipientId)], withTarget, ct));
-            var reader = await RecipientActivityReader.OpenAsync(store, window, MapOf(deliveredTask), heavy, withTarget, options, ct).ConfigureAwait(false);
+            var reader = await RecipientActivityReader.OpenAsync(store, window, engaged ? null : MapOf(deliveredTask), engaged, heavy, withTarget, options, ct).ConfigureAwait(false);
             await using (reader.ConfigureAwait(false))
             {
                 var delivered = await deliveredTask.ConfigureAwait(false);
@@ -92,7 +94,14 @@ public static class CampaignReportBuilder
         }
     }
 
-    private static async Task<DeliveryTimes> MapOf(Task<Delivered> delivered) => (await delivered.ConfigureAwait(false)).At;
+    private static async Task<DeliveryTimes> MapOf(Task<Delivered> delivered) => (await delivered.ConfigureAwait(false)).At!;
+
+    /// <summary>Only the first and last delivery: the recipients' own times come with their events.</summary>
+    private static async Task<Delivered> ReadSpanAsync(IReportStore store, string campaignId, CancellationToken cancellationToken)
+    {
+        var span = await store.GetDeliverySpanAsync(campaignId, cancellationToken).ConfigureAwait(false);
+        return new Delivered(null, span?.First, span?.Last);
+    }
 
     /// <summary>
     /// Every sent recipient's delivery time, and the first and last of them: read in parts of the plan, one per core (at
@@ -215,5 +224,6 @@ public static class CampaignReportBuilder
             l.Clicks, l.Unique, l.Human, l.HumanUnique, listed, other);
     }
 
-    private sealed record Delivered(DeliveryTimes At, DateTimeOffset? First, DateTimeOffset? Last);
+    /// <summary>The delivery times (null when they are streamed with the events) and the first and last of them.</summary>
+    private sealed record Delivered(DeliveryTimes? At, DateTimeOffset? First, DateTimeOffset? Last);
 }

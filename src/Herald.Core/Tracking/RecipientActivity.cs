@@ -94,10 +94,10 @@ internal sealed class RecipientActivity
         }
     }
 
-    /// <summary>Applies the bot rules once every stream has contributed.</summary>
-    internal void Complete(ClickClassifier classifier, int maxEvents, DeliveryTimes? delivered)
+    /// <summary>Applies the bot rules once every stream has contributed; <paramref name="deliveredAt"/> unless the ledger rows say.</summary>
+    internal void Complete(ClickClassifier classifier, int maxEvents, DateTimeOffset? deliveredAt)
     {
-        DeliveredAt = delivered is not null && delivered.TryGetValue(RecipientId, out var at) ? at : null;
+        DeliveredAt = deliveredAt;
         foreach (var row in Ledger)
         {
             if (row.State == DeliveryState.Sent)
@@ -140,7 +140,8 @@ internal sealed class RecipientActivity
 /// Merges the store's recipient-ordered streams (opens, clicks, unsubscribes, the ledger when its rows are wanted, and
 /// the heavy clickers counted by the store) into one <see cref="RecipientActivity"/> per recipient. Memory is one
 /// recipient's clicks at a time, at most <see cref="EngagementOptions.MaxEventsPerRecipient"/> of them, plus the
-/// delivery times when the caller passes them as a map instead of reading the ledger in recipient order.
+/// delivery times when the caller passes them as a map instead of streaming them (the engaged recipients' ones, or the
+/// ledger in recipient order).
 /// </summary>
 internal sealed class RecipientActivityReader : IAsyncDisposable
 {
@@ -149,6 +150,7 @@ internal sealed class RecipientActivityReader : IAsyncDisposable
     private readonly PrefetchedStream<OpenSummary> _opens;
     private readonly PrefetchedStream<ClickRow> _clicks;
     private readonly PrefetchedStream<UnsubscribeRow> _unsubscribes;
+    private readonly PrefetchedStream<DeliveredRow>? _deliveries;
     private readonly IReadOnlyList<HeavyRecipient> _heavy;
     private readonly ClickClassifier _classifier;
     private readonly int _maxEvents;
@@ -160,10 +162,11 @@ internal sealed class RecipientActivityReader : IAsyncDisposable
 
     private RecipientActivityReader(
         PrefetchedStream<LedgerEntry>? ledger, PrefetchedStream<BounceRow>? bounces, PrefetchedStream<OpenSummary> opens, PrefetchedStream<ClickRow> clicks,
-        PrefetchedStream<UnsubscribeRow> unsubscribes, IReadOnlyList<HeavyRecipient> heavy, EngagementOptions options,
-        Task<DeliveryTimes>? delivered)
+        PrefetchedStream<UnsubscribeRow> unsubscribes, PrefetchedStream<DeliveredRow>? deliveries, IReadOnlyList<HeavyRecipient> heavy,
+        EngagementOptions options, Task<DeliveryTimes>? delivered)
     {
         _deliveredTask = delivered;
+        _deliveries = deliveries;
         _ledger = ledger;
         _bounces = bounces;
         _opens = opens;
@@ -180,12 +183,13 @@ internal sealed class RecipientActivityReader : IAsyncDisposable
     /// Starts the streams of <paramref name="window"/>. <paramref name="heavy"/> are the recipients past the threshold
     /// (from <see cref="IReportStore.FindHeavyClickersAsync"/>), by recipient; their clicks are not streamed. The
     /// delivery times come from <paramref name="delivered"/> when given (awaited at the first move: the streams start
-    /// reading ahead while the map is still being read), else from the ledger rows (with details) streamed by
-    /// recipient, which also yields the recipients without any event, and then the bounce events are streamed too (the
-    /// export).
+    /// reading ahead while the map is still being read), else with <paramref name="engagedDeliveries"/> from
+    /// <see cref="IReportStore.ReadEngagedDeliveriesAsync"/> streamed beside the events, else from the ledger rows
+    /// (with details) streamed by recipient, which also yields the recipients without any event, and then the bounce
+    /// events are streamed too (the export).
     /// </summary>
     public static async Task<RecipientActivityReader> OpenAsync(
-        IReportStore store, EventWindow window, Task<DeliveryTimes>? delivered, IReadOnlyList<HeavyRecipient> heavy,
+        IReportStore store, EventWindow window, Task<DeliveryTimes>? delivered, bool engagedDeliveries, IReadOnlyList<HeavyRecipient> heavy,
         IReadOnlySet<int>? withTarget, EngagementOptions options, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(store);
@@ -194,17 +198,21 @@ internal sealed class RecipientActivityReader : IAsyncDisposable
         var started = new List<IAsyncDisposable>();
         try
         {
-            var ledger = delivered is null
+            var export = delivered is null && !engagedDeliveries;
+            var ledger = export
                 ? await Track(PrefetchedStream<LedgerEntry>.StartAsync(store.ReadLedgerAsync(window.CampaignId, details: true, cancellationToken), cancellationToken)).ConfigureAwait(false)
                 : null;
-            var bounces = delivered is null
+            var bounces = export
                 ? await Track(PrefetchedStream<BounceRow>.StartAsync(store.ReadBouncesAsync(window.CampaignId, cancellationToken), cancellationToken)).ConfigureAwait(false)
                 : null;
             var opens = await Track(PrefetchedStream<OpenSummary>.StartAsync(store.ReadOpenSummariesAsync(window, cancellationToken), cancellationToken)).ConfigureAwait(false);
             var clicks = await Track(PrefetchedStream<ClickRow>.StartAsync(
                 store.ReadClicksAsync(window, [.. heavy.Select(h => h.RecipientId)], withTarget, cancellationToken), cancellationToken)).ConfigureAwait(false);
             var unsubscribes = await Track(PrefetchedStream<UnsubscribeRow>.StartAsync(store.ReadUnsubscribesAsync(window, cancellationToken), cancellationToken)).ConfigureAwait(false);
-            return new RecipientActivityReader(ledger, bounces, opens, clicks, unsubscribes, heavy, options, delivered);
+            var deliveries = delivered is null && engagedDeliveries
+                ? await Track(PrefetchedStream<DeliveredRow>.StartAsync(store.ReadEngagedDeliveriesAsync(window, cancellationToken), cancellationToken)).ConfigureAwait(false)
+                : null;
+            return new RecipientActivityReader(ledger, bounces, opens, clicks, unsubscribes, deliveries, heavy, options, delivered);
         }
         catch
         {
@@ -286,7 +294,7 @@ internal sealed class RecipientActivityReader : IAsyncDisposable
             _current.HeavyClicks = _heavy[_heavyIndex++];
         }
 
-        _current.Complete(_classifier, _maxEvents, _delivered);
+        _current.Complete(_classifier, _maxEvents, await DeliveredAtAsync(next).ConfigureAwait(false));
         return true;
     }
 
@@ -305,6 +313,41 @@ internal sealed class RecipientActivityReader : IAsyncDisposable
         await _opens.DisposeAsync().ConfigureAwait(false);
         await _clicks.DisposeAsync().ConfigureAwait(false);
         await _unsubscribes.DisposeAsync().ConfigureAwait(false);
+        if (_deliveries is not null)
+        {
+            await _deliveries.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// The recipient's delivery time from the map, or from the delivery stream: it holds only recipients with an event
+    /// and never starts one (a row it has before <paramref name="recipient"/> belongs to no event of this report).
+    /// </summary>
+    private async ValueTask<DateTimeOffset?> DeliveredAtAsync(string recipient)
+    {
+        if (_delivered is not null)
+        {
+            return _delivered.TryGetValue(recipient, out var at) ? at : null;
+        }
+
+        if (_deliveries is null)
+        {
+            return null;
+        }
+
+        while (_deliveries.HasCurrent && RecipientOrder.Instance.Compare(_deliveries.Current.RecipientId, recipient) < 0)
+        {
+            await _deliveries.MoveNextAsync().ConfigureAwait(false);
+        }
+
+        if (_deliveries.HasCurrent && Same(_deliveries.Current.RecipientId, recipient))
+        {
+            var at = _deliveries.Current.At;
+            await _deliveries.MoveNextAsync().ConfigureAwait(false);
+            return at;
+        }
+
+        return null;
     }
 
     private string? Smallest()

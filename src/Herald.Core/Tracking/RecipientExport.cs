@@ -23,7 +23,7 @@ public static class RecipientExport
         var heavy = await store.FindHeavyClickersAsync(window, options.MaxEventsPerRecipient, cancellationToken).ConfigureAwait(false);
         await output.WriteAsync((Header + "\n").AsMemory(), cancellationToken).ConfigureAwait(false);
         long rows = 0;
-        var reader = await RecipientActivityReader.OpenAsync(store, window, delivered: null, heavy, withTarget: new HashSet<int>(), options, cancellationToken)
+        var reader = await RecipientActivityReader.OpenAsync(store, window, delivered: null, engagedDeliveries: false, heavy, withTarget: new HashSet<int>(), options, cancellationToken)
             .ConfigureAwait(false);
         await using (reader.ConfigureAwait(false))
         {

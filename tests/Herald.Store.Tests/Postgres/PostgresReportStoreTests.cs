@@ -78,6 +78,54 @@ public sealed class PostgresCampaignReportBuilderTests(PostgresDatabaseFixture d
 
     // Schema version 5 had no rollups.
     protected override Task ForgetRollupsAsync() => ExecuteSqlAsync("DROP TABLE rollup_recipients, rollup_clicks, rollup_minutes; UPDATE herald_schema SET version = 5");
+
+    [Fact]
+    public async Task Rollup_recipients_keep_their_delivery_time_from_the_first_event_and_from_the_upgrade_to_version_7()
+    {
+        await SeedVariedAsync();
+        var before = await BuildBothAsync();
+        // Every rollup recipient but the one outside the ledger has its sent row's time.
+        Assert.Equal((1L, 0L), await DeliveryTimesAsync());
+        var full = new EventWindow("spring");
+        Assert.True(await Reports.PrefersEngagedDeliveriesAsync(full, Ct));
+        Assert.False(await Reports.PrefersEngagedDeliveriesAsync(new EventWindow("spring", DateTimeOffset.UnixEpoch, DateTimeOffset.MaxValue), Ct));
+
+        // A store at version 6 (rollups, no delivery times): a tracking server started on it appends without them,
+        // a report reads the sent rows into a map; after the upgrade (the backfill) the kept times again, and the same
+        // report each time.
+        await ExecuteSqlAsync("ALTER TABLE rollup_recipients DROP COLUMN delivered_at; UPDATE herald_schema SET version = 6");
+        await using (var server = OpenTracking())
+        {
+            Assert.Equal(1, await server.AppendEventsAsync(
+                [new TrackingEvent(Guid.CreateVersion7(), DateTimeOffset.UtcNow, TrackingEventKind.Open, "spring", "r40", 0, null, "GET", "Mozilla/5.0 (X11)", "203.0.113.0/24", EventFlags.None)], Ct));
+        }
+
+        var old = await BuildBothAsync(fresh: true);
+        Assert.False(await Reports.PrefersEngagedDeliveriesAsync(full, Ct));
+        await UpgradeAsync();
+        var upgraded = await BuildBothAsync(fresh: true);
+
+        Assert.True(await Reports.PrefersEngagedDeliveriesAsync(full, Ct));
+        // r40 failed: no delivery time either.
+        Assert.Equal((2L, 0L), await DeliveryTimesAsync());
+        Assert.Equal(ToJson(before.Scan), ToJson(before.Full));
+        Assert.Equal(ToJson(old.Scan), ToJson(old.Full));
+        Assert.Equal(ToJson(old.Full), ToJson(upgraded.Full));
+        Assert.Equal(before.Full.Raw.Opens + 1, old.Full.Raw.Opens);
+    }
+
+    /// <summary>Rollup recipients without a kept delivery time, and those whose kept time is not their first sent row's.</summary>
+    private async Task<(long Missing, long Wrong)> DeliveryTimesAsync()
+    {
+        var missing = await PostgresServer.ScalarAsync<long>("SELECT count(*) FROM rollup_recipients WHERE delivered_at IS NULL", database.Database, Ct);
+        var wrong = await PostgresServer.ScalarAsync<long>("""
+            SELECT count(*) FROM rollup_recipients r
+            WHERE delivered_at IS DISTINCT FROM (SELECT l.updated_at FROM recipients l
+                WHERE l.campaign = r.campaign AND l.recipient_id = r.recipient COLLATE "default" AND l.state = 2 ORDER BY l.id LIMIT 1)
+              AND delivered_at IS NOT NULL
+            """, database.Database, Ct);
+        return (missing, wrong);
+    }
 }
 
 /// <summary>The three stores over one emptied test database.</summary>
