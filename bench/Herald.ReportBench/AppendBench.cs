@@ -36,7 +36,7 @@ internal static class AppendBench
         // without them to compare with any more, only the trigger other writers go through. Both runs keep them.
         foreach (var rollups in IsPostgres(db) ? (bool[])[false, true, false, true] : [true, true])
         {
-            await using var store = await OpenFreshAsync(db, rollups);
+            await using var store = await OpenFreshAsync(db, rollups, recipients);
             var clock = Stopwatch.StartNew();
             var added = 0;
             for (var i = 0; i < all.Count; i += batch)
@@ -52,7 +52,7 @@ internal static class AppendBench
 
     private static bool IsPostgres(string db) => db.StartsWith("postgres", StringComparison.Ordinal);
 
-    private static async Task<Target> OpenFreshAsync(string db, bool rollups)
+    private static async Task<Target> OpenFreshAsync(string db, bool rollups, int recipients)
     {
         if (IsPostgres(db))
         {
@@ -60,9 +60,24 @@ internal static class AppendBench
             var tracking = new PostgresTrackingStore(connections, ownsConnections: true);
             await tracking.MigrateAsync(CancellationToken.None);
             await using (var connection = await connections.DataSource.OpenConnectionAsync())
-            await using (var truncate = new NpgsqlCommand("TRUNCATE tracking_events, rollup_recipients, rollup_clicks, rollup_minutes", connection))
             {
-                await truncate.ExecuteNonQueryAsync();
+                await using (var truncate = new NpgsqlCommand("TRUNCATE tracking_events, rollup_recipients, rollup_clicks, rollup_minutes", connection))
+                {
+                    await truncate.ExecuteNonQueryAsync();
+                }
+
+                // Every recipient sent in the ledger, as a tracking server finds them: each new rollup recipient's delivery
+                // time is looked up there (schema version 7).
+                await using (var ledger = new NpgsqlCommand(string.Create(CultureInfo.InvariantCulture, $"""
+                    DELETE FROM recipients WHERE campaign = 'append';
+                    INSERT INTO recipients (campaign, recipient_id, email, state, message_id, created_at, updated_at)
+                    SELECT 'append', 'r' || lpad(i::text, 7, '0'), 'r' || i || '@example.com', 2, '<' || i || '@bench>', now(), now()
+                    FROM generate_series(0, {recipients - 1}) AS i;
+                    ANALYZE recipients;
+                    """), connection))
+                {
+                    await ledger.ExecuteNonQueryAsync();
+                }
             }
 
             return new Target(tracking, rollups ? null : connections);

@@ -42,6 +42,8 @@ internal static class Profile
         await Time("click buckets", () => store.CountByBucketAsync(window, TrackingEventKind.Click, edges, null, CancellationToken.None));
         await Time("heavy clicks by link", () => store.CountClicksByLinkAsync(window, [.. heavy.Select(h => h.RecipientId)], null, CancellationToken.None));
         await Time("delivered stream", () => Count(store.ReadDeliveredAsync(campaign, 0, 1, CancellationToken.None)));
+        await Time("delivery span", () => store.GetDeliverySpanAsync(campaign, CancellationToken.None));
+        await Time("engaged deliveries stream", () => Count(store.ReadEngagedDeliveriesAsync(window, CancellationToken.None)));
         await Time("open summaries stream", () => Count(store.ReadOpenSummariesAsync(window, CancellationToken.None)));
         await Time("click stream", () => Count(store.ReadClicksAsync(window, [.. heavy.Select(h => h.RecipientId)], null, CancellationToken.None)));
         await Time("unsubscribes stream", () => Count(store.ReadUnsubscribesAsync(window, CancellationToken.None)));

@@ -9,6 +9,7 @@
 //   append   --db PATH|postgresql://… [--events 200000] [--batch 1000] [--recipients 100000]
 //            the write path: events appended in batches through the tracking store, rollups kept and not (a fresh store each)
 //   backfill --db PATH|postgresql://…   the report rollups recomputed from the events (what the upgrade to them runs), timed
+//   migrate --db PATH|postgresql://…    the store's schema upgraded to this herald's (what a writing command runs), timed
 using System.Diagnostics;
 using System.Globalization;
 using Herald.Postgres;
@@ -100,6 +101,24 @@ switch (command)
         return 0;
     }
 
+    case "migrate":
+    {
+        var clock = Stopwatch.StartNew();
+        if (IsPostgres(db))
+        {
+            await using var tracking = new PostgresTrackingStore(PostgresConnections.Open(PostgresAddress.Parse(db)), ownsConnections: true);
+            await tracking.MigrateAsync(CancellationToken.None);
+        }
+        else
+        {
+            await using var tracking = new SqliteTrackingStore(db);
+            await tracking.MigrateAsync(CancellationToken.None);
+        }
+
+        Console.WriteLine(FormattableString.Invariant($"store upgraded in {clock.Elapsed.TotalSeconds:F1} s"));
+        return 0;
+    }
+
     case "append":
         await AppendBench.RunAsync(
             db, int.Parse(Option("--events", "200000")!, CultureInfo.InvariantCulture), int.Parse(Option("--batch", "1000")!, CultureInfo.InvariantCulture),
@@ -107,7 +126,7 @@ switch (command)
         return 0;
 
     default:
-        Console.Error.WriteLine("usage: generate --db ADDRESS --out DIR [--recipients N] [--events N] | report --db ADDRESS [--campaign ID] | append --db ADDRESS [--events N] [--batch N] [--recipients N] | backfill --db ADDRESS");
+        Console.Error.WriteLine("usage: generate --db ADDRESS --out DIR [--recipients N] [--events N] | report --db ADDRESS [--campaign ID] | append --db ADDRESS [--events N] [--batch N] [--recipients N] | backfill --db ADDRESS | migrate --db ADDRESS");
         return 2;
 }
 
