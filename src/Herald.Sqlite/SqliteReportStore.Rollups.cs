@@ -30,6 +30,35 @@ public sealed partial class SqliteReportStore
         return _rollupsCurrent;
     }
 
+    private volatile bool _deliveryTimesKept;
+
+    /// <summary>True when <paramref name="window"/> is the whole campaign and the tracking tables keep the delivery times (version 4).</summary>
+    private async Task<bool> UsesDeliveryTimesAsync(SqliteConnection connection, EventWindow window, CancellationToken cancellationToken)
+    {
+        if (!ReportRollups.Covers(window))
+        {
+            return false;
+        }
+
+        if (!_deliveryTimesKept && await TableExistsAsync(connection, "tracking_schema", cancellationToken).ConfigureAwait(false))
+        {
+            await using var command = Command(connection, "SELECT MAX(version) FROM tracking_schema;", null);
+            _deliveryTimesKept = await ExecuteScalarAsync(command, cancellationToken).ConfigureAwait(false) is long version && version >= SqliteTrackingStore.DeliveryTimesVersion;
+        }
+
+        return _deliveryTimesKept;
+    }
+
+    /// <summary>$c the campaign (the window's other parameters unused).</summary>
+    private const string RollupDeliveries = """
+        SELECT recipient, at FROM (
+            SELECT r.recipient, COALESCE(d.delivered_at, (SELECT l.updated_at FROM recipients l
+                WHERE l.campaign = r.campaign AND l.recipient_id = r.recipient AND +l.state = 2 ORDER BY l.id LIMIT 1)) AS at
+            FROM rollup_recipients r LEFT JOIN rollup_deliveries d ON d.campaign = r.campaign AND d.recipient = r.recipient
+            WHERE r.campaign = $c)
+        WHERE at IS NOT NULL ORDER BY recipient;
+        """;
+
     private const string RollupOpenSummaries = """
         SELECT recipient, opens, opens_unflagged, first_open, first_unflagged_open, open_head, open_scanner, open_mpp
         FROM rollup_recipients WHERE campaign = $c AND opens > 0 ORDER BY recipient;

@@ -305,14 +305,11 @@ public sealed partial class SqliteReportStore : IReportStore
             : null;
     }
 
-    /// <summary>
-    /// False: this store keeps no delivery times beside its rollups (a report reads the sent rows into a map, which
-    /// costs a SQLite report less than the PostgreSQL one: no server round trips, and it met its goal without).
-    /// </summary>
-    public Task<bool> PrefersEngagedDeliveriesAsync(EventWindow window, CancellationToken cancellationToken)
+    public async Task<bool> PrefersEngagedDeliveriesAsync(EventWindow window, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(window);
-        return Task.FromResult(false);
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        return await UsesDeliveryTimesAsync(connection, window, cancellationToken).ConfigureAwait(false);
     }
 
     public async IAsyncEnumerable<DeliveredRow> ReadEngagedDeliveriesAsync(EventWindow window, [EnumeratorCancellation] CancellationToken cancellationToken)
@@ -325,12 +322,15 @@ public sealed partial class SqliteReportStore : IReportStore
             yield break;
         }
 
-        // The window's recipients from the events (the recipient index, in order), each looked up in the ledger.
+        // Kept times (the whole campaign, tracking schema 4): the rollup recipients in key order with their kept time,
+        // else (not kept yet: an event before the ledger's mark, an older writer) the ledger's. Otherwise the window's
+        // recipients from the events (the recipient index, in order), each looked up in the ledger: correct, and
+        // slower than the map a report reads instead (PrefersEngagedDeliveriesAsync).
         await using var command = connection.CreateCommand();
-        command.CommandText = $"""
+        command.CommandText = await UsesDeliveryTimesAsync(connection, window, cancellationToken).ConfigureAwait(false) ? RollupDeliveries : $"""
             SELECT recipient, at FROM (
                 SELECT e.recipient, (SELECT l.updated_at FROM recipients l
-                    WHERE l.campaign = $c AND l.recipient_id = e.recipient AND l.state = 2 ORDER BY l.id LIMIT 1) AS at
+                    WHERE l.campaign = $c AND l.recipient_id = e.recipient AND +l.state = 2 ORDER BY l.id LIMIT 1) AS at
                 FROM (SELECT DISTINCT recipient FROM tracking_events WHERE {InWindowByRecipient}) e)
             WHERE at IS NOT NULL ORDER BY recipient;
             """;

@@ -23,6 +23,47 @@ public sealed partial class SqliteTrackingStore
     /// <summary>The version from which this store writes the rollups of its own rows (the trigger only those of other writers).</summary>
     internal const int GroupedRollupsVersion = 3;
 
+    /// <summary>
+    /// The version from which the delivery time of each rollup recipient is kept (<c>rollup_deliveries</c>), so a
+    /// full-range report reads those beside the events instead of every sent row of the ledger.
+    /// </summary>
+    internal const int DeliveryTimesVersion = 4;
+
+    /// <summary>
+    /// Version 4: each rollup recipient's delivery time, copied from the ledger's first <c>sent</c> row (plan order) by
+    /// this store's appends once the ledger has it. A table of its own, so that every older writer's positional inserts
+    /// into <c>rollup_recipients</c> stay valid; a recipient without a row here (an event before the mark, a message in
+    /// doubt, an older writer) is looked up in the ledger by the report.
+    /// </summary>
+    private const string DeliveryTimesTable = """
+        CREATE TABLE IF NOT EXISTS rollup_deliveries (
+            campaign     TEXT NOT NULL,
+            recipient    TEXT NOT NULL,
+            delivered_at INTEGER NOT NULL,
+            PRIMARY KEY (campaign, recipient)
+        ) WITHOUT ROWID;
+        """;
+
+    /// <summary>The delivery times of every rollup recipient from the ledger (the first sent row kept: plan order, OR IGNORE).</summary>
+    private const string DeliveryTimesBackfill = """
+        DELETE FROM rollup_deliveries;
+        INSERT OR IGNORE INTO rollup_deliveries
+            SELECT l.campaign, l.recipient_id, l.updated_at FROM recipients l
+            WHERE l.state = 2 AND EXISTS (SELECT 1 FROM rollup_recipients r WHERE r.campaign = l.campaign AND r.recipient = l.recipient_id)
+            ORDER BY l.id;
+        """;
+
+    /// <summary>
+    /// One recipient of a batch: its delivery time from the ledger (one probe of its recipient index), unless kept
+    /// already. The unary plus keeps the planner off the work index (campaign, state, id), which serves the ORDER BY
+    /// by walking every sent row of the campaign: a probe per row of the ledger (a 100,000-recipient append ran for
+    /// minutes).
+    /// </summary>
+    private const string KeepDeliveryTime = """
+        INSERT OR IGNORE INTO rollup_deliveries
+            SELECT ?1, ?2, updated_at FROM recipients WHERE campaign = ?1 AND recipient_id = ?2 AND +state = 2 ORDER BY id LIMIT 1;
+        """;
+
     /// <summary>How a recipient's new counts join its row: sums, and the earliest of each first time (NULL: none yet).</summary>
     private const string RecipientMerge = """
         ON CONFLICT (campaign, recipient) DO UPDATE SET
@@ -119,7 +160,7 @@ public sealed partial class SqliteTrackingStore
     private const long TicksPerMinute = 600_000_000;
 
     /// <summary>The rollups of <paramref name="added"/> (the events this append inserted), grouped, in the open transaction.</summary>
-    private static void WriteRollups(SqliteConnection connection, List<TrackingEvent> added)
+    private static void WriteRollups(SqliteConnection connection, List<TrackingEvent> added, bool deliveryTimes)
     {
         if (added.Count == 0)
         {
@@ -183,6 +224,15 @@ public sealed partial class SqliteTrackingStore
             }
         }
 
+        if (deliveryTimes)
+        {
+            using var keep = RawStatement.Prepare(db, KeepDeliveryTime);
+            foreach (var (campaign, recipient) in recipients.Keys)
+            {
+                keep.Text(1, campaign).Text(2, recipient).Execute();
+            }
+        }
+
         if (clicks.Count > 0)
         {
             using var upsert = RawStatement.Prepare(db, UpsertClicks);
@@ -201,6 +251,22 @@ public sealed partial class SqliteTrackingStore
         }
 
         static long? Min(long? current, long at) => current is { } c && c <= at ? c : at;
+    }
+
+    /// <summary>True when the ledger's table is in this file (a tracking-only store has none: no delivery times to keep).</summary>
+    private static Task<bool> LedgerExistsAsync(SqliteConnection connection, SqliteTransaction transaction, CancellationToken cancellationToken) =>
+        TablesExistAsync(connection, transaction, "'recipients'", 1, cancellationToken);
+
+    /// <summary>True when this file has the ledger and the table of kept delivery times (a store not yet upgraded has not).</summary>
+    private static Task<bool> KeepsDeliveryTimesAsync(SqliteConnection connection, SqliteTransaction transaction, CancellationToken cancellationToken) =>
+        TablesExistAsync(connection, transaction, "'recipients', 'rollup_deliveries'", 2, cancellationToken);
+
+    private static async Task<bool> TablesExistAsync(SqliteConnection connection, SqliteTransaction transaction, string names, int count, CancellationToken cancellationToken)
+    {
+        await using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = $"SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN ({names});";
+        return await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is long found && found == count;
     }
 
     /// <summary>One recipient's part of a batch; a first time is null when the batch has no such event.</summary>
@@ -250,7 +316,8 @@ public sealed partial class SqliteTrackingStore
     {
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-        await ExecuteAsync(connection, RollupTables + RollupBackfill, cancellationToken, transaction).ConfigureAwait(false);
+        var ledger = await LedgerExistsAsync(connection, transaction, cancellationToken).ConfigureAwait(false);
+        await ExecuteAsync(connection, RollupTables + RollupBackfill + DeliveryTimesTable + (ledger ? DeliveryTimesBackfill : string.Empty), cancellationToken, transaction).ConfigureAwait(false);
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
     });
 }

@@ -12,7 +12,10 @@ namespace Herald.Sqlite;
 /// </summary>
 public sealed partial class SqliteTrackingStore : ITrackingStore
 {
-    private const int SchemaVersion = GroupedRollupsVersion;
+    private const int SchemaVersion = DeliveryTimesVersion;
+
+    // Set once seen: the ledger's table and the kept delivery times, once in this file, stay.
+    private volatile bool _deliveryTimesKept;
     private readonly string _connectionString;
     private readonly string _path;
 
@@ -104,6 +107,13 @@ public sealed partial class SqliteTrackingStore : ITrackingStore
                 var rolled = await check.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is long n && n > 0;
                 await ExecuteAsync(connection, (rolled ? string.Empty : AddRolled) + GroupedRollups + RollupTables + (known < RollupsVersion ? RollupBackfill : string.Empty), cancellationToken, transaction)
                     .ConfigureAwait(false);
+            }
+
+            if (known < DeliveryTimesVersion)
+            {
+                // Version 4: the rollup recipients' delivery times, filled from the ledger in this transaction.
+                var ledger = await LedgerExistsAsync(connection, transaction, cancellationToken).ConfigureAwait(false);
+                await ExecuteAsync(connection, DeliveryTimesTable + (ledger ? DeliveryTimesBackfill : string.Empty), cancellationToken, transaction).ConfigureAwait(false);
                 check.CommandText = $"DELETE FROM tracking_schema; INSERT INTO tracking_schema (version) VALUES ({SchemaVersion});";
                 await check.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
             }
@@ -137,7 +147,8 @@ public sealed partial class SqliteTrackingStore : ITrackingStore
         await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
 
         var added = InsertEvents(connection, events, cancellationToken);
-        WriteRollups(connection, added);
+        _deliveryTimesKept = _deliveryTimesKept || await KeepsDeliveryTimesAsync(connection, transaction, cancellationToken).ConfigureAwait(false);
+        WriteRollups(connection, added, _deliveryTimesKept);
 
         List<SuppressionEntry>? unsubscribes = null;
         foreach (var e in events)

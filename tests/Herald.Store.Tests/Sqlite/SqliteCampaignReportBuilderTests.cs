@@ -67,6 +67,57 @@ public sealed class SqliteCampaignReportBuilderTests : CampaignReportBuilderTest
         Assert.Equal(events.Count(e => e.Kind == TrackingEventKind.Open), full.Raw.Opens);
     }
 
+    [Fact]
+    public async Task Rollup_recipients_keep_their_delivery_time_from_the_first_event_and_from_the_upgrade_to_version_4()
+    {
+        await SeedVariedAsync();
+        var before = await BuildBothAsync();
+        // Every rollup recipient but the one outside the ledger has its sent row's time.
+        Assert.Equal((1L, 0L), await DeliveryTimesAsync());
+        var full = new EventWindow("spring");
+        Assert.True(await Reports.PrefersEngagedDeliveriesAsync(full, Ct));
+        Assert.False(await Reports.PrefersEngagedDeliveriesAsync(new EventWindow("spring", DateTimeOffset.UnixEpoch, DateTimeOffset.MaxValue), Ct));
+
+        // A store at version 3 (rollups, no delivery times): a store of this herald opened on it and not migrated
+        // appends without them, a report reads the sent rows into a map; after the upgrade (the backfill) the kept
+        // times again, and the same report each time.
+        await ExecuteSqlAsync("DROP TABLE rollup_deliveries; UPDATE tracking_schema SET version = 3;");
+        await using (var server = OpenTracking())
+        {
+            Assert.Equal(1, await server.AppendEventsAsync(
+                [new TrackingEvent(Guid.CreateVersion7(), DateTimeOffset.UtcNow, TrackingEventKind.Open, "spring", "r40", 0, null, "GET", "Mozilla/5.0 (X11)", "203.0.113.0/24", EventFlags.None)], Ct));
+        }
+
+        var old = await BuildBothAsync(fresh: true);
+        Assert.False(await Reports.PrefersEngagedDeliveriesAsync(full, Ct));
+        await UpgradeAsync();
+        var upgraded = await BuildBothAsync(fresh: true);
+
+        Assert.True(await Reports.PrefersEngagedDeliveriesAsync(full, Ct));
+        // r40 failed: no delivery time either.
+        Assert.Equal((2L, 0L), await DeliveryTimesAsync());
+        Assert.Equal(ToJson(before.Scan), ToJson(before.Full));
+        Assert.Equal(ToJson(old.Scan), ToJson(old.Full));
+        Assert.Equal(ToJson(old.Full), ToJson(upgraded.Full));
+        Assert.Equal(before.Full.Raw.Opens + 1, old.Full.Raw.Opens);
+    }
+
+    /// <summary>Rollup recipients without a kept delivery time, and those whose kept time is not their first sent row's.</summary>
+    private async Task<(long Missing, long Wrong)> DeliveryTimesAsync()
+    {
+        await using var connection = new SqliteConnection($"Data Source={DbPath};Pooling=False");
+        await connection.OpenAsync(Ct);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT COUNT(*) FROM rollup_recipients r WHERE NOT EXISTS (SELECT 1 FROM rollup_deliveries d WHERE d.campaign = r.campaign AND d.recipient = r.recipient);";
+        var missing = (long)(await command.ExecuteScalarAsync(Ct))!;
+        command.CommandText = """
+            SELECT COUNT(*) FROM rollup_deliveries d
+            WHERE d.delivered_at IS NOT (SELECT l.updated_at FROM recipients l
+                WHERE l.campaign = d.campaign AND l.recipient_id = d.recipient AND l.state = 2 ORDER BY l.id LIMIT 1);
+            """;
+        return (missing, (long)(await command.ExecuteScalarAsync(Ct))!);
+    }
+
     public override async ValueTask DisposeAsync()
     {
         await base.DisposeAsync();
