@@ -88,6 +88,20 @@ internal static class AppendBench
             File.Delete(db + suffix);
         }
 
+        // The ledger first, as a store of herald's has it, with every recipient sent (see the PostgreSQL branch).
+        await using (var ledger = await SqliteDeliveryStore.OpenAsync(db, CancellationToken.None))
+        await using (var connection = new SqliteConnection($"Data Source={db};Pooling=False"))
+        {
+            await connection.OpenAsync();
+            await using var command = connection.CreateCommand();
+            command.CommandText = string.Create(CultureInfo.InvariantCulture, $"""
+                WITH RECURSIVE i(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM i WHERE n < {recipients - 1})
+                INSERT INTO recipients (campaign, recipient_id, email, state, message_id, created_at, updated_at)
+                SELECT 'append', printf('r%07d', n), 'r' || n || '@example.com', 2, '<' || n || '@bench>', 0, 0 FROM i;
+                """);
+            await command.ExecuteNonQueryAsync();
+        }
+
         var store = new SqliteTrackingStore(db);
         await store.MigrateAsync(CancellationToken.None);
         var reports = new SqliteReportStore(db);
